@@ -1,0 +1,44 @@
+# Every target bootstraps .venv itself, so a fresh clone needs only `make demo` or `make test`.
+#
+# CPU machines (the default): torch==2.13.0 resolves to the local CPU build; torchaudio and
+# torchvision are never installed (see README, "Installing").
+# GPU machines:  make venv TORCH_SPEC=torch   (PyPI's Linux wheel is the CUDA build)
+
+PYTHON     ?= python3
+VENV       ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PY         := $(VENV)/bin/python
+STAMP      := $(VENV)/.installed
+OFFLINE    := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
+DEMO_DIR   ?= runs/demo
+
+.PHONY: venv test test-fast demo synth bench lint clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(OFFLINE) $(VENV)/bin/s2acc doctor
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(OFFLINE) $(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(OFFLINE) $(PY) -m pytest -m "not slow"
+
+demo: $(STAMP)
+	$(OFFLINE) $(VENV)/bin/s2acc synth --config configs/synth/demo.yaml --out $(DEMO_DIR)/corpus
+
+synth: demo
+
+bench: $(STAMP)
+	$(OFFLINE) $(PY) benchmarks/synth.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check s2acc data_pipeline eval submissions tests benchmarks
+
+clean:
+	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache

@@ -1,0 +1,236 @@
+"""The ``s2acc`` command.
+
+    s2acc synth --config configs/synth/demo.yaml --out data/synth defects=0.25
+    s2acc weights list | verify [NAME ...] | fetch NAME ... | fetch --all
+    s2acc config show configs/synth/demo.yaml n_tracks=4
+
+Packages built on s2acc add subcommands through the ``s2acc.commands`` entry-point group: each entry
+is a function ``register(subparsers)`` that adds its parser and sets ``func`` on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from s2acc.audio import AudioError
+from s2acc.config import ConfigError, config_hash, config_kinds, dump_config, load_config
+from s2acc.hub import Registry, WeightsError, default_registry
+
+COMMANDS_GROUP = "s2acc.commands"
+USER_ERRORS = (ConfigError, AudioError, WeightsError, FileNotFoundError)
+
+
+# ---------------------------------------------------------------------------------------------- synth
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from s2acc.synth.corpus import SynthConfig, generate_corpus
+
+    overrides = list(args.overrides)
+    if args.defects is not None:
+        overrides.append(f"defects={args.defects}")
+    cfg = load_config(SynthConfig, args.config, overrides)
+    table = generate_corpus(cfg, args.out, progress=not args.quiet)
+    damaged = int((table["defect"] != "").sum())
+    print(
+        f"wrote {len(table)} tracks ({damaged} damaged copies, {table['duration'].sum() / 60:.1f} min) "
+        f"to {args.out}  [config {config_hash(cfg)}]"
+    )
+    return 0
+
+
+def _add_synth(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "synth",
+        help="generate the embedded corpus of procedural instrumental music",
+        description="Render procedural instrumental tracks (drums, bass, chords, melody; varied timbres, "
+        "tempi, keys and sections) in the MTG-Jamendo layout {out}/{NN}/{id}_instrumental.{ext}, with "
+        "their ground truth (truth.parquet, truth/{id}.json) and reference captions (captions.json). "
+        "Deterministic by seed; rerunning resumes and skips finished tracks.",
+    )
+    p.add_argument("--config", type=Path, help="synth config YAML (default: built-in defaults)")
+    p.add_argument("--out", type=Path, default=Path("data/synth"), help="corpus root (default: %(default)s)")
+    p.add_argument(
+        "--defects",
+        type=float,
+        metavar="FRACTION",
+        help="also write damaged copies (clipping, noise, low-pass, silence, wrong caption) of this "
+        "fraction of tracks, labelled in the table",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
+    p.set_defaults(func=_synth)
+
+
+# -------------------------------------------------------------------------------------------- weights
+
+
+def _registry(args: argparse.Namespace) -> Registry:
+    return Registry.load(args.registry) if args.registry else default_registry()
+
+
+def _presence(reg: Registry, name: str) -> str:
+    """Present or missing, without hashing (``--check`` hashes)."""
+    return "present" if reg.path(name).exists() else "missing"
+
+
+def _weights_list(args: argparse.Namespace) -> int:
+    reg = _registry(args)
+    rows = [
+        {
+            "name": e.name,
+            "status": reg.status(e.name) if args.check else _presence(reg, e.name),
+            "size_gb": round(e.size / 1e9, 2) if e.size else None,
+            "sha256": bool(e.sha256 or e.checksums),
+            "source": e.source,
+            "path": str(reg.path(e.name)),
+            "used_by": e.used_by,
+        }
+        for e in reg
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"weights cache: {reg.root}  (set $S2ACC_WEIGHTS to move it)")
+    width = max(len(r["name"]) for r in rows)
+    for r in rows:
+        size = f"{r['size_gb']:.2f} GB" if r["size_gb"] else "   ?    "
+        print(f"  {r['name']:<{width}}  {r['status']:<10} {size:>9}  {r['source']}")
+    return 0
+
+
+def _weights_verify(args: argparse.Namespace) -> int:
+    reg = _registry(args)
+    names = args.names or [e.name for e in reg if reg.status(e.name) != "missing"]
+    if not names:
+        print(f"no weights present under {reg.root}; nothing to verify")
+        return 0
+    failed = 0
+    for name in names:
+        state = reg.status(name)
+        failed += state in ("missing", "mismatch")
+        print(f"{state:<10} {name}  {reg.path(name)}")
+    return 1 if failed else 0
+
+
+def _weights_fetch(args: argparse.Namespace) -> int:
+    reg = _registry(args)
+    names = [e.name for e in reg] if args.all else args.names
+    if not names:
+        raise WeightsError("name the weights to fetch, or pass --all")
+    failed = 0
+    for name in names:
+        try:
+            print(f"ok         {name}  {reg.fetch(name, force=args.force)}")
+        except WeightsError as err:
+            failed += 1
+            print(f"failed     {name}: {err}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _add_weights(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "weights",
+        help="list, verify and fetch pretrained weights",
+        description="The weights registry: every pretrained file s2acc uses, its source, sha256 and "
+        "local path under $S2ACC_WEIGHTS (default ~/.cache/s2acc/weights).",
+    )
+    p.add_argument("--registry", type=Path, help="a registry YAML to use instead of the bundled one")
+    wsub = p.add_subparsers(dest="action", required=True, metavar="{list,verify,fetch}")
+    ls = wsub.add_parser("list", help="every entry, whether it is present, and its source")
+    ls.add_argument("--check", action="store_true", help="verify checksums of present files (slow)")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(func=_weights_list)
+    vf = wsub.add_parser("verify", help="check present files against their sha256; exit 1 on failure")
+    vf.add_argument("names", nargs="*", help="entries to verify (default: all present)")
+    vf.set_defaults(func=_weights_verify)
+    ft = wsub.add_parser("fetch", help="download and verify (needs network; not with HF_HUB_OFFLINE=1)")
+    ft.add_argument("names", nargs="*", help="entries to fetch")
+    ft.add_argument("--all", action="store_true", help="fetch every entry (hundreds of GB)")
+    ft.add_argument("--force", action="store_true", help="download again even if present")
+    ft.set_defaults(func=_weights_fetch)
+
+
+# --------------------------------------------------------------------------------------------- config
+
+
+def _config_show(args: argparse.Namespace) -> int:
+    cfg = load_config(None, args.path, args.overrides)
+    sys.stdout.write(dump_config(cfg))
+    return 0
+
+
+def _config_kinds(args: argparse.Namespace) -> int:
+    for kind, target in sorted(config_kinds().items()):
+        print(f"{kind:<12} {target}")
+    return 0
+
+
+def _add_config(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "config",
+        help="show a resolved config and its hash",
+        description="Configs are YAML files with a 'kind'; overrides are key=value (dotted for sections).",
+    )
+    csub = p.add_subparsers(dest="action", required=True, metavar="{show,kinds}")
+    show = csub.add_parser("show", help="print the resolved config with its hash")
+    show.add_argument("path", type=Path, help="config YAML")
+    show.add_argument("overrides", nargs="*", metavar="key=value")
+    show.set_defaults(func=_config_show)
+    kinds = csub.add_parser("kinds", help="list the registered config kinds")
+    kinds.set_defaults(func=_config_kinds)
+
+
+# --------------------------------------------------------------------------------------------- doctor
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from s2acc.environment import check_environment
+
+    checks = check_environment()
+    for c in checks:
+        print(f"{'ok  ' if c.ok else 'FAIL'}  {c.name:<24} {c.detail}")
+    return 0 if all(c.ok for c in checks) else 1
+
+
+def _add_doctor(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("doctor", help="check the installed environment (torch build, numpy, laion-clap)")
+    p.set_defaults(func=_doctor)
+
+
+# ----------------------------------------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="s2acc",
+        description="s2acc: graded-dataset pipeline, semantic-aware VAE, latent DiT and ATTM evaluation.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_synth(sub)
+    _add_weights(sub)
+    _add_config(sub)
+    _add_doctor(sub)
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        ep.load()(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as err:
+        print(f"s2acc {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+import hashlib
+
+import pytest
+import yaml
+
+from s2acc.hub import (
+    Registry,
+    WeightsChecksumError,
+    WeightsError,
+    WeightsMissingError,
+    cache_dir,
+    default_registry,
+    file_sha256,
+)
+
+PAYLOAD = b"pretend these are weights\n" * 1000
+GOOD = hashlib.sha256(PAYLOAD).hexdigest()
+BAD = "0" * 64
+
+
+@pytest.fixture
+def source(tmp_path):
+    src = tmp_path / "upstream" / "model.bin"
+    src.parent.mkdir()
+    src.write_bytes(PAYLOAD)
+    return src
+
+
+def make_registry(tmp_path, entries):
+    path = tmp_path / "registry.yaml"
+    path.write_text(yaml.safe_dump({"weights": entries}))
+    return Registry.load(path, root=tmp_path / "cache")
+
+
+def url_entry(source, sha):
+    return {"description": "test model", "used_by": "tests", "url": source.as_uri(), "sha256": sha}
+
+
+def test_bundled_registry_lists_every_model_the_project_uses():
+    reg = default_registry()
+    names = {e.name for e in reg}
+    for required in (
+        "htdemucs",
+        "clap-laion-music",
+        "stable-audio-open-vae",
+        "qwen2-audio-7b-instruct",
+        "audiobox-aesthetics",
+        "roberta-base",
+        "flan-t5-large",
+        "muq-mulan-large",
+    ):
+        assert required in names
+    clap = reg["clap-laion-music"]
+    assert clap.filename == "music_audioset_epoch_15_esc_90.14.pt"
+    assert clap.sha256 == "fae3e9c087f2909c28a09dc31c8dfcdacbc42ba44c70e972b58c1bd1caf6dedd"
+    # demucs names its files <signature>-<sha256 prefix>.th: the registry must agree with itself
+    demucs = reg["htdemucs"]
+    assert demucs.url.endswith(f"-{demucs.sha256[:8]}.th")
+    for e in reg:
+        assert e.description and e.used_by and (e.url or e.repo)
+        for digest in [e.sha256, *e.checksums.values()]:
+            if digest:
+                assert len(digest) == 64 and int(digest, 16) >= 0
+
+
+def test_cache_dir_follows_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("S2ACC_WEIGHTS", str(tmp_path / "w"))
+    assert cache_dir() == tmp_path / "w"
+    assert default_registry().path("htdemucs") == tmp_path / "w" / "htdemucs" / "955717e8-8726e21a.th"
+    monkeypatch.delenv("S2ACC_WEIGHTS")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "s2acc" / "weights"
+
+
+def test_missing_file_says_what_where_and_how(tmp_path, source):
+    reg = make_registry(tmp_path, {"toy": url_entry(source, GOOD)})
+    assert reg.status("toy") == "missing"
+    with pytest.raises(WeightsMissingError) as info:
+        reg.resolve("toy")
+    message = str(info.value)
+    assert "'toy'" in message and "test model" in message
+    assert str(reg.path("toy")) in message
+    assert "s2acc weights fetch toy" in message and "$S2ACC_WEIGHTS" in message
+    assert isinstance(info.value, FileNotFoundError)
+
+
+def test_fetch_verifies_and_resolve_checks_the_digest(tmp_path, source):
+    reg = make_registry(tmp_path, {"toy": url_entry(source, GOOD)})
+    path = reg.fetch("toy")
+    assert path.read_bytes() == PAYLOAD and reg.status("toy") == "ok"
+    assert reg.resolve("toy") == path
+    # a corrupted file is refused on load, with both digests' story
+    path.write_bytes(PAYLOAD[:-1] + b"X")
+    assert reg.status("toy") == "mismatch"
+    with pytest.raises(WeightsChecksumError, match=r"fail their sha256 check") as info:
+        reg.resolve("toy")
+    assert "s2acc weights fetch toy" in str(info.value)
+    reg.fetch("toy", force=True)
+    assert reg.status("toy") == "ok"
+
+
+def test_fetch_with_wrong_checksum_keeps_nothing(tmp_path, source):
+    reg = make_registry(tmp_path, {"toy": url_entry(source, BAD)})
+    with pytest.raises(WeightsChecksumError, match="failed the sha256 check and was removed"):
+        reg.fetch("toy")
+    assert not reg.path("toy").exists()
+    assert [p for p in reg.path("toy").parent.iterdir() if not p.name.endswith(".sha256")] == []
+
+
+def test_unverified_entries_and_snapshots(tmp_path):
+    reg = make_registry(
+        tmp_path,
+        {
+            "nodigest": {"description": "d", "used_by": "u", "url": "file:///nowhere/x.bin"},
+            "snap": {
+                "description": "d",
+                "used_by": "u",
+                "repo": "org/model",
+                "kind": "snapshot",
+                "files": ["config.json", "w/model.safetensors"],
+                "checksums": {"w/model.safetensors": GOOD},
+            },
+        },
+    )
+    reg.path("nodigest").parent.mkdir(parents=True)
+    reg.path("nodigest").write_bytes(b"x")
+    assert reg.status("nodigest") == "unverified" and reg.resolve("nodigest").is_file()
+    snap = reg.path("snap")
+    (snap / "w").mkdir(parents=True)
+    (snap / "config.json").write_text("{}")
+    assert reg.status("snap") == "missing"
+    with pytest.raises(WeightsMissingError, match=r"config\.json, w/model\.safetensors"):
+        reg.resolve("snap")
+    (snap / "w" / "model.safetensors").write_bytes(PAYLOAD)
+    assert reg.status("snap") == "ok" and reg.resolve("snap") == snap
+    (snap / "w" / "model.safetensors").write_bytes(b"other")
+    assert reg.status("snap") == "mismatch"
+
+
+def test_offline_fetch_from_hub_is_refused_without_network(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    reg = make_registry(
+        tmp_path, {"hubfile": {"description": "d", "used_by": "u", "repo": "org/m", "filename": "w.pt"}}
+    )
+    with pytest.raises(WeightsError, match=r"HF_HUB_OFFLINE is set") as info:
+        reg.fetch("hubfile")
+    assert str(reg.path("hubfile")) in str(info.value)
+    assert not reg.path("hubfile").exists()
+
+
+def test_unreachable_url_is_a_clear_error(tmp_path):
+    reg = make_registry(
+        tmp_path, {"gone": {"description": "d", "used_by": "u", "url": (tmp_path / "absent.bin").as_uri()}}
+    )
+    with pytest.raises(WeightsError, match=r"download of file://.*absent\.bin failed"):
+        reg.fetch("gone")
+    assert not reg.path("gone").exists()
+
+
+def test_malformed_registry_and_unknown_names(tmp_path):
+    with pytest.raises(WeightsError, match="needs url, or repo and filename"):
+        make_registry(tmp_path, {"x": {"description": "d", "used_by": "u", "repo": "org/m"}})
+    with pytest.raises(WeightsError, match="malformed"):
+        make_registry(tmp_path, {"x": {"description": "d", "used_by": "u", "url": "u", "colour": 1}})
+    with pytest.raises(WeightsError, match="no weights named 'nope'"):
+        default_registry()["nope"]
+
+
+def test_digest_is_cached_by_size_and_mtime(tmp_path):
+    f = tmp_path / "w.bin"
+    f.write_bytes(PAYLOAD)
+    assert file_sha256(f) == GOOD
+    sidecar = tmp_path / "w.bin.sha256"
+    assert sidecar.read_text().startswith(GOOD)
+    f.write_bytes(b"changed")  # new size and mtime: the stale digest must not be reused
+    assert file_sha256(f) == hashlib.sha256(b"changed").hexdigest()
