@@ -34,7 +34,7 @@ def _synth(args: argparse.Namespace) -> int:
     if args.defects is not None:
         overrides.append(f"defects={args.defects}")
     cfg = load_config(SynthConfig, args.config, overrides)
-    table = generate_corpus(cfg, args.out, progress=not args.quiet)
+    table = generate_corpus(cfg, args.out, progress=not args.quiet, workers=args.workers)
     damaged = int((table["defect"] != "").sum())
     print(
         f"wrote {len(table)} tracks ({damaged} damaged copies, {table['duration'].sum() / 60:.1f} min) "
@@ -61,6 +61,7 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
         help="also write damaged copies (clipping, noise, low-pass, silence, wrong caption) of this "
         "fraction of tracks, labelled in the table",
     )
+    p.add_argument("--workers", type=int, help="parallel processes (default: one per CPU core)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
     p.set_defaults(func=_synth)
