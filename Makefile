@@ -11,8 +11,10 @@ PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.installed
 OFFLINE    := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
 DEMO_DIR   ?= runs/demo
+DATA_CONFIG ?= configs/data/attm.yaml
+PROCESSES  ?= 1
 
-.PHONY: venv test test-fast demo synth bench lint clean
+.PHONY: venv test test-fast demo synth dataset bench lint clean
 
 venv: $(STAMP)
 
@@ -31,11 +33,27 @@ test-fast: $(STAMP)
 
 demo: $(STAMP)
 	$(OFFLINE) $(VENV)/bin/s2acc synth --config configs/synth/demo.yaml --out $(DEMO_DIR)/corpus
+	$(OFFLINE) $(VENV)/bin/s2acc data run --config configs/data/demo.yaml \
+		input.root=$(DEMO_DIR)/corpus input.tags_table=$(DEMO_DIR)/corpus/truth.parquet \
+		input.reference_captions=$(DEMO_DIR)/corpus/captions.json out=$(DEMO_DIR)/dataset
+	$(OFFLINE) $(VENV)/bin/s2acc data report $(DEMO_DIR)/dataset
 
-synth: demo
+synth: $(STAMP)
+	$(OFFLINE) $(VENV)/bin/s2acc synth --config configs/synth/demo.yaml --out $(DEMO_DIR)/corpus
+
+# The graded dataset. PROCESSES>1 runs under accelerate (one process per GPU, or gloo on CPU).
+dataset: $(STAMP)
+ifeq ($(PROCESSES),1)
+	$(VENV)/bin/s2acc data run --config $(DATA_CONFIG)
+else
+	$(VENV)/bin/accelerate launch --multi_gpu --num_processes $(PROCESSES) -m s2acc data run --config $(DATA_CONFIG)
+endif
 
 bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/synth.py
+	$(OFFLINE) $(PY) benchmarks/leadsheet_accuracy.py
+	$(OFFLINE) $(PY) benchmarks/segmentation_accuracy.py
+	$(OFFLINE) $(PY) benchmarks/data_pipeline.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check s2acc data_pipeline eval submissions tests benchmarks

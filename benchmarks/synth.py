@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _meta import metadata  # noqa: E402
-
+# Run as a script, Python puts benchmarks/ first on the path, where data_pipeline.py would shadow the
+# data_pipeline package: put the project root there instead.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+from benchmarks._meta import metadata  # noqa: E402
 from s2acc.audio import write_audio  # noqa: E402
 from s2acc.config import config_hash, load_config  # noqa: E402
 from s2acc.synth.corpus import SynthConfig, generate_corpus  # noqa: E402

@@ -1,0 +1,78 @@
+"""``s2acc data run | report``: the dataset job's commands (registered through ``s2acc.commands``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from data_pipeline.config import STAGES, DataConfig
+from s2acc.config import ConfigError, config_hash, load_config
+
+
+def _run(args: argparse.Namespace) -> int:
+    from data_pipeline.pipeline import run_pipeline
+
+    overrides = list(args.overrides)
+    if args.out:
+        overrides.append(f"out={args.out}")
+    cfg = load_config(DataConfig, args.config, overrides)
+    stages = [s.strip() for s in args.stages.split(",")] if args.stages else None
+    if stages:
+        bad = [s for s in stages if s not in STAGES]
+        if bad:
+            raise ConfigError(f"--stages: unknown {bad}; the stages are {','.join(STAGES)}")
+    out = run_pipeline(cfg, stages, progress=not args.quiet, retry_failed=args.retry_failed)
+    import os
+
+    if int(os.environ.get("RANK", "0")) == 0:
+        import pandas as pd
+
+        failures = pd.read_parquet(out / "failures.parquet")
+        summary = f"dataset in {out} [config {config_hash(cfg)}]; {len(failures)} failed items"
+        if (out / "dataset.parquet").exists():
+            ds = pd.read_parquet(out / "dataset.parquet")
+            summary += f"; {int(ds['selected'].sum())} of {len(ds)} segments selected"
+        print(summary)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from data_pipeline.report import write_report
+
+    path = write_report(args.dataset)
+    print(f"wrote {path}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "data",
+        help="regenerate the graded, segment-captioned dataset",
+        description="Separate, segment, extract lead sheets, caption, grade and select a corpus of audio. "
+        "Runs as one process or under `accelerate launch --num_processes N`; rerunning resumes.",
+    )
+    dsub = p.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
+    r = dsub.add_parser(
+        "run",
+        help="run the pipeline stages",
+        description=f"Run the dataset stages ({', '.join(STAGES)}) in order. Every stage skips items "
+        "already done under the same config, so a killed run resumes where it stopped; bad items go to "
+        "failures.parquet with their stage and reason.",
+    )
+    r.add_argument("--config", type=Path, required=True, help="data config YAML (configs/data/*.yaml)")
+    r.add_argument("--stages", help=f"comma-separated subset of {','.join(STAGES)} (default: the config's)")
+    r.add_argument("--out", help="output folder (overrides the config's `out`)")
+    r.add_argument("--retry-failed", action="store_true", help="process again items that failed before")
+    r.add_argument("--quiet", action="store_true", help="no progress bars")
+    r.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="config overrides, e.g. select.fraction=0.1"
+    )
+    r.set_defaults(func=_run)
+    rep = dsub.add_parser(
+        "report",
+        help="write report.md with plots for a dataset folder",
+        description="Summarise a dataset folder: segment durations, structure labels, caption "
+        "lengths, grade distributions, the selection cut and failures by stage and reason.",
+    )
+    rep.add_argument("dataset", type=Path, help="the dataset folder (the run's `out`)")
+    rep.set_defaults(func=_report)

@@ -1,0 +1,106 @@
+"""The dataset job's config (kind ``data``): inputs, output folder, and one section per stage.
+
+Each stage section names its backend and the backend's parameters; a stage's results are keyed by the
+hash of its own section plus the sections of the stages it reads, so changing a caption template redoes
+captioning and grading but never separation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from s2acc.config import ConfigError
+
+STAGES = ("ingest", "separate", "leadsheet", "segment", "caption", "grade", "select")
+AUDIO_EXTENSIONS = [".mp3", ".ogg", ".wav", ".flac"]
+
+
+@dataclass
+class InputConfig:
+    root: str = "data/synth"  # audio folder: the MTG-Jamendo layout or any tree of audio files
+    extensions: list[str] = field(default_factory=lambda: list(AUDIO_EXTENSIONS))
+    reference_captions: str = ""  # optional: the official reference captions JSON
+    tags_tsv: str = ""  # optional: an MTG-Jamendo TSV (TRACK_ID ... TAGS) giving each track's tags
+    tags_table: str = ""  # optional: parquet/CSV with track_id and genre/instrument/mood list columns
+    min_seconds: float = 5.0  # shorter tracks are refused
+    max_seconds: float = 1200.0  # longer tracks are refused (read from the header, before decoding)
+    min_sample_rate: int = 22050  # below this a track cannot supply 44.1 kHz training audio
+    max_channels: int = 2
+    sample_rate: int = 44100  # everything downstream works at this rate
+
+
+@dataclass
+class SeparateConfig:
+    backend: str = "hpss"  # hpss (offline) | htdemucs
+    keep_stems: bool = False  # stems are a cache for later stages unless kept
+    vocal_threshold: float = 0.15  # vocal_energy_ratio above this flags residual vocals
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class LeadsheetConfig:
+    backend: str = "auto"  # auto (pretrained models when installed, else librosa) | librosa
+    frame_rate: float = 44100 / 2048  # the VAE latent rate
+
+
+@dataclass
+class SegmentConfig:
+    backend: str = "spectral"  # spectral (offline) | external
+    min_seconds: float = 10.0  # segments are fitted to the training clip range
+    max_seconds: float = 30.0
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class CaptionConfig:
+    backend: str = "features"  # features (offline) | qwen2-audio
+    batch_size: int = 8
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class GradeConfig:
+    aesthetics: str = "dsp-quality"  # dsp-quality (offline) | audiobox-aesthetics
+    alignment: str = "caption-consistency"  # caption-consistency (offline) | laion-clap | muq-mulan
+    weights: dict = field(default_factory=lambda: {"aesthetics": 0.5, "alignment": 0.5})
+    batch_size: int = 8
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class SelectConfig:
+    fraction: float = 0.2  # keep this top share of segments
+    max_per_track: int = 0  # at most this many selected segments per track (0: no cap)
+    drop_vocal_tracks: bool = True  # never select segments of tracks flagged with residual vocals
+    val_fraction: float = 0.1  # share of tracks held out for validation
+    seed: int = 0
+
+
+@dataclass
+class DataConfig:
+    """Where the audio is, where the dataset goes, and how each stage runs."""
+
+    KIND: ClassVar[str] = "data"
+
+    out: str = "runs/data"
+    stages: list[str] = field(default_factory=lambda: list(STAGES))
+    flush_every: int = 8  # items per output part: a killed run loses at most this many per process
+    input: InputConfig = field(default_factory=InputConfig)
+    separate: SeparateConfig = field(default_factory=SeparateConfig)
+    leadsheet: LeadsheetConfig = field(default_factory=LeadsheetConfig)
+    segment: SegmentConfig = field(default_factory=SegmentConfig)
+    caption: CaptionConfig = field(default_factory=CaptionConfig)
+    grade: GradeConfig = field(default_factory=GradeConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+
+    def __post_init__(self) -> None:
+        unknown = [s for s in self.stages if s not in STAGES]
+        if unknown:
+            raise ConfigError(f"unknown stages {unknown}; the stages are {', '.join(STAGES)}")
+        if not 0.0 < self.select.fraction <= 1.0:
+            raise ConfigError(f"select.fraction must be in (0, 1], got {self.select.fraction}")
+        if not 0 < self.segment.min_seconds <= self.segment.max_seconds:
+            raise ConfigError("need 0 < segment.min_seconds <= segment.max_seconds")
+        if self.flush_every < 1:
+            raise ConfigError(f"flush_every must be >= 1, got {self.flush_every}")

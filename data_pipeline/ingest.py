@@ -1,0 +1,107 @@
+"""Stage 1, ingest: scan, probe, hash, decode-check, and drop exact duplicates."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data_pipeline.config import InputConfig
+from data_pipeline.runner import ItemError
+from data_pipeline.tracks import track_id_for
+from s2acc.audio import AudioError, check_audio, info, read_audio
+
+SILENCE_PEAK = 1e-4  # a track whose peak is below this (-80 dBFS) carries no music
+TRUNCATED_SHARE = 0.95  # decoding less than this share of the frames the header states means a cut file
+
+
+def sha256_of(path: Path, block: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def probe(root: Path, relpath: str, cfg: InputConfig) -> dict:
+    """One row for a good file; :class:`ItemError` naming the reason for a bad one."""
+    path = root / relpath
+    if path.is_symlink() and not path.exists():
+        raise ItemError(f"{relpath}: broken symbolic link")
+    if path.is_dir():
+        raise ItemError(f"{relpath}: is a directory, not an audio file")
+    if not path.is_file():
+        raise ItemError(f"{relpath}: not a regular file")
+    size = path.stat().st_size
+    if size == 0:
+        raise ItemError(f"{relpath}: empty file (0 bytes)")
+    try:
+        head = info(path)
+        if head.channels > cfg.max_channels:
+            raise ItemError(f"{relpath}: {head.channels} channels; at most {cfg.max_channels} accepted")
+        if head.sample_rate < cfg.min_sample_rate:
+            raise ItemError(
+                f"{relpath}: sample rate {head.sample_rate} Hz is below the minimum {cfg.min_sample_rate} Hz"
+            )
+        if head.duration > cfg.max_seconds:
+            raise ItemError(
+                f"{relpath}: {head.duration:.0f} s is longer than the maximum {cfg.max_seconds:.0f} s"
+            )
+        audio, sr = read_audio(path)  # a full decode finds truncation and NaN/inf samples
+        check_audio(audio, path)
+    except AudioError as exc:
+        raise ItemError(str(exc)) from exc
+    if head.frames > 0 and audio.shape[1] < TRUNCATED_SHARE * head.frames:
+        raise ItemError(
+            f"{relpath}: truncated: decoded {audio.shape[1] / sr:.2f} s of the "
+            f"{head.duration:.2f} s its header states"
+        )
+    duration = audio.shape[1] / sr
+    if duration < cfg.min_seconds:
+        raise ItemError(f"{relpath}: {duration:.2f} s is shorter than the minimum {cfg.min_seconds:.1f} s")
+    peak = float(np.max(np.abs(audio)))
+    if peak < SILENCE_PEAK:
+        raise ItemError(f"{relpath}: silent (peak {peak:.2e})")
+    return {
+        "track_id": track_id_for(relpath),
+        "path": str(path.resolve()),
+        "relpath": relpath,
+        "sha256": sha256_of(path),
+        "bytes": size,
+        "format": path.suffix.lower().lstrip("."),
+        "duration": round(duration, 4),
+        "sample_rate": sr,
+        "channels": int(audio.shape[0]),
+        "peak": round(peak, 6),
+    }
+
+
+def drop_duplicates(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Keep the first file (by relative path) of each content hash and of each track id; the others
+    become failures naming the file they duplicate."""
+    if not len(rows):
+        return rows, pd.DataFrame(columns=["item", "stage", "reason"])
+    rows = rows.sort_values("relpath", kind="stable")
+    first_by_hash = rows.drop_duplicates("sha256").set_index("sha256")["relpath"]
+    dup_content = rows.duplicated("sha256")
+    dup_id = ~dup_content & rows.duplicated("track_id")
+    first_by_id = rows[~dup_content].drop_duplicates("track_id").set_index("track_id")["relpath"]
+    failures = [
+        {
+            "item": r.item,
+            "stage": "ingest",
+            "reason": f"{r.relpath}: exact duplicate of {first_by_hash[r.sha256]}",
+        }
+        for r in rows[dup_content].itertuples()
+    ] + [
+        {
+            "item": r.item,
+            "stage": "ingest",
+            "reason": f"{r.relpath}: track id {r.track_id} already used by {first_by_id[r.track_id]}",
+        }
+        for r in rows[dup_id].itertuples()
+    ]
+    kept = rows[~dup_content & ~dup_id].sort_values("track_id").reset_index(drop=True)
+    return kept, pd.DataFrame(failures, columns=["item", "stage", "reason"])

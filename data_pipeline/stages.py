@@ -1,0 +1,325 @@
+"""Stages 2-6 as per-track item functions: separate, leadsheet, segment, caption, grade.
+
+Each ``*_stage`` builds its backend once per process (models are loaded lazily, on the process's
+device) and returns ``process(track_id) -> rows``. Segment-level stages work a track at a time, so its
+audio is decoded once for all its segments.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from data_pipeline.config import DataConfig
+from data_pipeline.runner import Context, ItemError
+from data_pipeline.tracks import load_track, safe_name
+from s2acc.audio import read_audio, write_audio
+
+
+class Workspace:
+    """Per-track files of a dataset run: stem cache and lead-sheet arrays."""
+
+    def __init__(self, out: Path):
+        self.out = out
+
+    def stem_dir(self, track_id: str) -> Path:
+        return self.out / "work" / "stems" / safe_name(track_id)
+
+    def stem_path(self, track_id: str, stem: str) -> Path:
+        return self.stem_dir(track_id) / f"{stem}.wav"
+
+    def leadsheet_path(self, track_id: str) -> Path:
+        return self.out / "leadsheets" / f"{safe_name(track_id)}.npz"
+
+    def drop_stems(self) -> None:
+        shutil.rmtree(self.out / "work" / "stems", ignore_errors=True)
+
+
+class TrackStages:
+    """The per-track processing of one dataset run in one process."""
+
+    def __init__(self, cfg: DataConfig, ctx: Context, tables: dict[str, pd.DataFrame]):
+        self.cfg, self.ctx, self.tables = cfg, ctx, tables
+        self.ws = Workspace(ctx.out)
+        self.sr = cfg.input.sample_rate
+
+    # ---------------------------------------------------------------------------------- helpers
+
+    def _track(self, track_id: str) -> pd.Series:
+        tracks = self.tables["ingest"]
+        return tracks.loc[tracks["track_id"] == track_id].iloc[0]
+
+    def audio(self, track_id: str) -> np.ndarray:
+        return load_track(self._track(track_id)["path"], self.sr)
+
+    def harmonic(self, track_id: str) -> np.ndarray | None:
+        from data_pipeline.separation import HARMONIC_STEM
+
+        sep = self.tables.get("separate")
+        if sep is None or track_id not in set(sep["track_id"]):
+            return None
+        path = self.ws.stem_path(track_id, HARMONIC_STEM[self.cfg.separate.backend])
+        return read_audio(path)[0] if path.exists() else None
+
+    def segments_of(self, track_id: str) -> pd.DataFrame:
+        seg = self.tables["segment"]
+        return seg[seg["track_id"] == track_id].sort_values("seg_idx")
+
+    def _clip(self, audio: np.ndarray, row) -> np.ndarray:
+        return audio[:, int(round(row.start * self.sr)) : int(round(row.end * self.sr))]
+
+    # ------------------------------------------------------------------------------ separate
+
+    @cached_property
+    def separator(self):
+        from data_pipeline.separation import make_separator
+
+        sep = self.cfg.separate
+        return make_separator(sep.backend, device=self.ctx.device, **sep.params)
+
+    def separate(self, track_id: str) -> list[dict]:
+        from data_pipeline.separation import vocal_energy_ratio
+
+        stems = self.separator.separate(self.audio(track_id), self.sr)
+        for name, stem in stems.items():
+            write_audio(self.ws.stem_path(track_id, name), stem, self.sr, bits="float")
+        ratio = float(vocal_energy_ratio(stems))
+        return [
+            {
+                "track_id": track_id,
+                "separate_backend": self.cfg.separate.backend,
+                "stems": ",".join(sorted(stems)),
+                "vocal_energy_ratio": round(ratio, 6),
+                "has_vocals": bool(ratio > self.cfg.separate.vocal_threshold),
+            }
+        ]
+
+    # ----------------------------------------------------------------------------- leadsheet
+
+    def leadsheet(self, track_id: str) -> list[dict]:
+        from s2acc.leadsheet import extract_leadsheet
+
+        sheet = extract_leadsheet(
+            self.audio(track_id),
+            self.sr,
+            harmonic=self.harmonic(track_id),
+            frame_rate=self.cfg.leadsheet.frame_rate,
+            backend=self.cfg.leadsheet.backend,
+        )
+        path = self.ws.leadsheet_path(track_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sheet.save(path)
+        return [
+            {
+                "track_id": track_id,
+                "tempo": round(float(sheet.tempo), 3),
+                "key": sheet.key,
+                "n_beats": int(len(sheet.beats)),
+                "n_frames": int(sheet.n_frames),
+                "leadsheet": str(path.relative_to(self.ctx.out)),
+                "leadsheet_backend": json.dumps(sheet.backend, sort_keys=True),
+            }
+        ]
+
+    def _sheet(self, track_id: str):
+        from s2acc.leadsheet import LeadSheet
+
+        return LeadSheet.load(self.ws.leadsheet_path(track_id))
+
+    # ------------------------------------------------------------------------------- segment
+
+    @cached_property
+    def segmenter(self):
+        from data_pipeline.segmentation import make_segmenter
+
+        return make_segmenter(self.cfg.segment.backend, **self.cfg.segment.params)
+
+    def segment(self, track_id: str) -> list[dict]:
+        from data_pipeline.segmentation import fit_segments
+
+        audio = self.audio(track_id)
+        sheet = self._sheet(track_id)
+        duration = audio.shape[1] / self.sr
+        sections = self.segmenter.segment(audio, self.sr, beats=sheet.beats, downbeats=sheet.downbeats)
+        beats = sheet.downbeats if len(sheet.downbeats) >= 2 else sheet.beats
+        fitted = fit_segments(
+            sections, np.asarray(beats), duration, self.cfg.segment.min_seconds, self.cfg.segment.max_seconds
+        )
+        if not fitted:
+            raise ItemError(
+                f"track {track_id}: no segment fits {self.cfg.segment.min_seconds}-"
+                f"{self.cfg.segment.max_seconds} s"
+            )
+        return [
+            {
+                "segment_id": f"{track_id}:{i:03d}",
+                "track_id": track_id,
+                "seg_idx": i,
+                "start": round(float(s.start), 4),
+                "end": round(float(s.end), 4),
+                "duration": round(float(s.end - s.start), 4),
+                "label": s.label,
+            }
+            for i, s in enumerate(fitted)
+        ]
+
+    # ------------------------------------------------------------------------------- caption
+
+    @cached_property
+    def captioner(self):
+        from data_pipeline.captioning import make_captioner
+
+        cap = self.cfg.caption
+        params = dict(cap.params)
+        if cap.backend != "features":
+            params.setdefault("device", self.ctx.device)
+        return make_captioner(cap.backend, **params)
+
+    @cached_property
+    def known_tags(self) -> dict[str, dict]:
+        from data_pipeline.metadata import load_tags
+
+        return load_tags(self.cfg.input, self.tables["ingest"])
+
+    @cached_property
+    def references(self):
+        from data_pipeline.captioning import ReferenceCaptions
+
+        path = self.cfg.input.reference_captions
+        return ReferenceCaptions(path) if path else None
+
+    def caption(self, track_id: str) -> list[dict]:
+        from data_pipeline.captioning import CaptionItem
+        from data_pipeline.features import measure
+
+        audio = self.audio(track_id)
+        sheet = self._sheet(track_id)
+        reference = self.references.get(track_id) if self.references else None
+        items, feats = [], []
+        for row in self.segments_of(track_id).itertuples():
+            clip = self._clip(audio, row)
+            beats = sheet.beats[(sheet.beats >= row.start) & (sheet.beats < row.end)] - row.start
+            features = measure(clip, self.sr, beats=beats, tempo=float(sheet.tempo), key=sheet.key)
+            feats.append(features)
+            items.append(
+                CaptionItem(
+                    segment_id=row.segment_id,
+                    audio=clip,
+                    sr=self.sr,
+                    role=row.label,
+                    tags=self.known_tags.get(track_id, {}),
+                    features=features,
+                    reference=reference,
+                )
+            )
+        results = []
+        for i in range(0, len(items), self.cfg.caption.batch_size):
+            results += self.captioner.caption(items[i : i + self.cfg.caption.batch_size])
+        rows = []
+        for item, features, result in zip(items, feats, results, strict=True):
+            rows.append(
+                {
+                    "segment_id": item.segment_id,
+                    "track_id": track_id,
+                    "caption": result.caption,
+                    "caption_raw": result.raw
+                    if isinstance(result.raw, str)
+                    else json.dumps(result.raw, default=str),
+                    "template_version": result.template_version,
+                    "caption_backend": result.backend,
+                    "reference_caption": reference,
+                    "features": json.dumps(features, sort_keys=True, default=_plain),
+                }
+            )
+        return rows
+
+    # --------------------------------------------------------------------------------- grade
+
+    @cached_property
+    def aesthetics(self):
+        from data_pipeline.grading import make_aesthetics
+
+        return make_aesthetics(
+            self.cfg.grade.aesthetics, device=self.ctx.device, **self.cfg.grade.params.get("aesthetics", {})
+        )
+
+    @cached_property
+    def alignment(self):
+        if self.cfg.grade.alignment == "caption-consistency":
+            return None
+        from data_pipeline.grading import make_alignment
+
+        return make_alignment(
+            self.cfg.grade.alignment, device=self.ctx.device, **self.cfg.grade.params.get("alignment", {})
+        )
+
+    def grade(self, track_id: str) -> list[dict]:
+        audio = self.audio(track_id)
+        captions = self.tables["caption"].set_index("segment_id")
+        segments = list(self.segments_of(track_id).itertuples())
+        segments = [s for s in segments if s.segment_id in captions.index]
+        if not segments:
+            raise ItemError(f"track {track_id}: no captioned segment to grade")
+        clips = [self._clip(audio, s) for s in segments]
+        texts = [str(captions.loc[s.segment_id, "caption"]) for s in segments]
+        aes = []
+        for i in range(0, len(clips), self.cfg.grade.batch_size):
+            aes += self.aesthetics.score(clips[i : i + self.cfg.grade.batch_size], self.sr)
+        if self.alignment is None:
+            align = [caption_consistency(captions.loc[s.segment_id]) for s in segments]
+        else:
+            align = []
+            for i in range(0, len(clips), self.cfg.grade.batch_size):
+                batch = slice(i, i + self.cfg.grade.batch_size)
+                align += self.alignment.score(clips[batch], self.sr, texts[batch])
+        rows = []
+        for seg, scores, value in zip(segments, aes, align, strict=True):
+            rows.append(
+                {
+                    "segment_id": seg.segment_id,
+                    "track_id": track_id,
+                    "aesthetics": main_aesthetics(scores),
+                    **{f"aes_{k}": float(v) for k, v in scores.items()},
+                    "alignment": float("nan") if value is None else float(value),
+                    "aesthetics_backend": self.cfg.grade.aesthetics,
+                    "alignment_backend": self.cfg.grade.alignment,
+                }
+            )
+        return rows
+
+
+def caption_consistency(row: pd.Series) -> float | None:
+    """The offline alignment: the lower consistency of the segment's caption and the track's reference
+    caption (when attached) with the measured features. A reference that contradicts the audio (wrong
+    tempo or key: the track was mislabelled or mispaired) marks the segment as badly described."""
+    from data_pipeline.consistency import consistency
+
+    features = json.loads(row["features"])
+    texts = [row["caption"]]
+    if isinstance(row.get("reference_caption"), str) and row["reference_caption"]:
+        texts.append(row["reference_caption"])
+    values = [v for v in (consistency(t, features) for t in texts) if v is not None]
+    return min(values) if values else None
+
+
+def main_aesthetics(scores: dict[str, float]) -> float:
+    """The single aesthetics number ranked on: ``quality`` for the DSP grader, the mean of the four
+    Audiobox axes (CE, CU, PC, PQ) otherwise."""
+    if "quality" in scores:
+        return float(scores["quality"])
+    axes = [scores[a] for a in ("CE", "CU", "PC", "PQ") if a in scores]
+    return float(np.mean(axes)) if axes else math.nan
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
