@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet "$(TORCH_SPEC)"
 	$(PY) -m pip install --quiet -e '.[dev]'
+	# Without --no-deps it would pull torchaudio, which breaks against this torch; it needs nothing else.
+	$(PY) -m pip install --quiet --no-deps "audiobox-aesthetics==0.0.4"
 	$(OFFLINE) $(VENV)/bin/s2acc doctor
 	touch $(STAMP)
 

@@ -176,22 +176,24 @@ class Qwen2AudioCaptioner:
 
         self.device = device
         self.max_new_tokens = max_new_tokens
-        if model_obj is not None and processor_obj is not None:
-            self.model, self.processor = model_obj, processor_obj
-        else:
-            from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
+        # ``model`` is a Hugging Face model id (read from the HF cache when offline) or a local snapshot
+        # folder; only the part (processor, model) not passed in as an object is read from it.
+        if processor_obj is None:
+            from transformers import AutoProcessor
 
-            # A Hugging Face model id (read from the HF cache when offline) or a local snapshot folder.
-            path = model
+            processor_obj = AutoProcessor.from_pretrained(model, revision=revision)
+        if model_obj is None:
+            from transformers import Qwen2AudioForConditionalGeneration
+
             torch_dtype = (
                 torch.bfloat16
                 if (dtype == "auto" and device.startswith("cuda"))
                 else (torch.float32 if dtype == "auto" else getattr(torch, dtype))
             )
-            self.processor = AutoProcessor.from_pretrained(path, revision=revision)
-            self.model = Qwen2AudioForConditionalGeneration.from_pretrained(
-                path, revision=revision, dtype=torch_dtype
+            model_obj = Qwen2AudioForConditionalGeneration.from_pretrained(
+                model, revision=revision, dtype=torch_dtype
             )
+        self.model, self.processor = model_obj, processor_obj
         self.model.to(device).eval()
         self.processor.tokenizer.padding_side = "left"  # batched generation continues from the right
 

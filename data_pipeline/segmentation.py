@@ -730,12 +730,12 @@ def _split(start: float, end: float, grid: np.ndarray, lo: float, hi: float) -> 
     for m in range(1, parts):
         ideal = start + m * length / parts
         left = parts - m  # pieces still to cut after this one
-        ok = grid[
-            (grid - cuts[-1] >= lo)
-            & (grid - cuts[-1] <= hi)
-            & (end - grid >= lo * left)
-            & (end - grid <= hi * left)
-        ]
-        cuts.append(float(ok[np.argmin(np.abs(ok - ideal))]) if len(ok) else ideal)
+        # Cuts that keep this piece and the rest of the section cuttable into pieces in range.
+        earliest = max(cuts[-1] + lo, end - hi * left)
+        latest = min(cuts[-1] + hi, end - lo * left)
+        ok = grid[(grid >= earliest - 1e-9) & (grid <= latest + 1e-9)]
+        cuts.append(
+            float(ok[np.argmin(np.abs(ok - ideal))]) if len(ok) else float(np.clip(ideal, earliest, latest))
+        )
     cuts.append(end)
     return list(zip(cuts[:-1], cuts[1:], strict=True))

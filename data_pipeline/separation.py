@@ -170,7 +170,11 @@ class HpssSeparator:
             harmonic = inverse(mask_h)
             if self.residual:
                 percussive = inverse(mask_p)
-                stems = {"harmonic": harmonic, "percussive": percussive, "residual": x - harmonic - percussive}
+                stems = {
+                    "harmonic": harmonic,
+                    "percussive": percussive,
+                    "residual": x - harmonic - percussive,
+                }
             else:
                 stems = {"harmonic": harmonic, "percussive": x - harmonic}
         return {k: (v[0] if flat else v).astype(np.float32, copy=False) for k, v in stems.items()}
@@ -214,8 +218,20 @@ def load_demucs_model(path: str | os.PathLike) -> torch.nn.Module:
         raise ValueError(f"{path}: not a readable torch package ({err})") from err
     refused = sorted(g for g in referenced if g not in _DEMUCS_GLOBALS and not _NUMPY_DTYPE_CLASS.match(g))
     if refused:
-        raise ValueError(f"{path}: refusing to unpickle, it references globals outside the allowlist: {refused}")
+        raise ValueError(
+            f"{path}: refusing to unpickle, it references globals outside the allowlist: {refused}"
+        )
     allowed = [(_import_global(g), g) for g in sorted(referenced)]
+    if "numpy.dtype" in referenced:
+        # Unpickling a dtype yields an instance of its class (``numpy.dtypes.Float64DType``, ...), whose
+        # state is then set: those classes must be admitted although the file never names them.
+        import numpy.dtypes
+
+        allowed += [
+            cls
+            for name, cls in vars(numpy.dtypes).items()
+            if _NUMPY_DTYPE_CLASS.match(f"numpy.dtypes.{name}")
+        ]
     with torch.serialization.safe_globals(allowed):
         package = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(package, dict) or not {"klass", "args", "kwargs", "state"} <= package.keys():
@@ -274,7 +290,9 @@ class DemucsSeparator:
         self.audio_channels = int(self.model.audio_channels)
         max_segment = float(getattr(self.model, "segment", float("inf")))
         if segment is not None and segment > max_segment:
-            raise ValueError(f"segment {segment} s is longer than the model's training length {max_segment} s")
+            raise ValueError(
+                f"segment {segment} s is longer than the model's training length {max_segment} s"
+            )
         if not 0 <= overlap < 1:
             raise ValueError(f"overlap must be in [0, 1), got {overlap}")
         self.segment, self.overlap, self.shifts = segment, float(overlap), int(shifts)

@@ -59,3 +59,11 @@ def test_spectral_segmenter_finds_the_composed_sections():
 def test_unknown_segmenter():
     with pytest.raises(ValueError, match="spectral"):
         make_segmenter("songformer")
+
+
+def test_cuts_fall_back_inside_the_range_when_no_beat_fits():
+    # Downbeats every 6.5 s leave no beat where the third cut of this section must go.
+    beats = np.array([6.51, 19.53, 32.56, 45.0, 49.5, 61.87])
+    clips = fit_segments([Section(6.51, 61.87, "chorus")], beats, 61.87, 5.0, 15.0)
+    assert len(clips) == 4
+    assert all(5.0 - 1e-6 <= c.end - c.start <= 15.0 + 1e-6 for c in clips), clips
