@@ -56,7 +56,7 @@ def debian_corpus() -> Path | None:
     files = []
     for package in DEBIAN_PACKAGES:
         listing = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True)
-        files += [Path(p) for p in listing.stdout.split() if p.endswith(".ogg")]
+        files += [Path(p) for p in listing.stdout.splitlines() if p.endswith(".ogg")]
     if not files:
         return None
     root = WORK / "debian-music"

@@ -55,7 +55,7 @@ def track_melody(
     sr: int,
     stay: float = 0.9,
     voicing_threshold: float = 0.6,
-    top_bias: float = 4.0,
+    top_bias: float = 2.5,
     sharpness: float = 4.0,
     n_harmonics: int = 5,
 ) -> dict:
