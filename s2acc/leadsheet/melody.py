@@ -24,7 +24,9 @@ MELODY_RANGE = (55, 96)  # G3 .. C7, MIDI
 HARMONIC_WEIGHTS = (1.0, 0.8, 0.64, 0.51, 0.41)
 
 
-def salience(y: np.ndarray, sr: int = ANALYSIS_SR, hop: int = HOP, n_harmonics: int = 5) -> np.ndarray:
+def salience(
+    y: np.ndarray, sr: int = ANALYSIS_SR, hop: int = HOP, n_harmonics: int = 5, compression: float = 100.0
+) -> np.ndarray:
     """(n_bins, frames) harmonic-sum salience on the CQT grid starting at :data:`FMIN_MIDI`."""
     bpo = 12 * BINS_PER_SEMITONE
     n_bins = bpo * N_OCTAVES
@@ -42,7 +44,7 @@ def salience(y: np.ndarray, sr: int = ANALYSIS_SR, hop: int = HOP, n_harmonics: 
             tuning=0.0,
         )
     )
-    spec = np.log1p(100.0 * spec / max(float(spec.max()), 1e-12))  # compress: accompaniment is loud too
+    spec = np.log1p(compression * spec / max(float(spec.max()), 1e-12))  # compress the dynamic range
     out = np.zeros_like(spec)
     for h, w in enumerate(HARMONIC_WEIGHTS[:n_harmonics], start=1):
         shift = int(round(bpo * np.log2(h)))
@@ -58,6 +60,7 @@ def track_melody(
     top_bias: float = 2.5,
     sharpness: float = 4.0,
     n_harmonics: int = 5,
+    compression: float = 100.0,
 ) -> dict:
     """``y`` mono. Returns times (s), f0 (Hz, 0 unvoiced), voicing (0/1) and the analysis frame rate."""
     if sr != ANALYSIS_SR:
@@ -73,7 +76,7 @@ def track_melody(
             "voicing": zeros,
             "frame_rate": ANALYSIS_SR / HOP,
         }
-    sal = salience(y, n_harmonics=n_harmonics)
+    sal = salience(y, n_harmonics=n_harmonics, compression=compression)
     n_frames = sal.shape[1]
     lo = (MELODY_RANGE[0] - FMIN_MIDI) * BINS_PER_SEMITONE
     hi = min((MELODY_RANGE[1] - FMIN_MIDI + 1) * BINS_PER_SEMITONE, sal.shape[0])
