@@ -24,25 +24,10 @@ import numpy as np
 import torch
 
 from s2acc.audio import resample
-from s2acc.hub import WeightsMissingError, resolve
+from s2acc.clap import CLAP_SR, CLAP_WINDOW, load_clap, resolve_all
 
 AUDIOBOX_AXES = ("CE", "CU", "PC", "PQ")
-CLAP_SR = 48000
-CLAP_WINDOW = 480000  # 10 s: what the non-fusion checkpoint was trained on
 MUQ_MULAN_ID = "OpenMuQ/MuQ-MuLan-large"
-
-
-def _resolve_all(names: list[str]) -> list[Path]:
-    """Resolve several registry entries, reporting every missing one at once."""
-    paths, missing = [], []
-    for name in names:
-        try:
-            paths.append(resolve(name))
-        except WeightsMissingError as err:
-            missing.append(str(err))
-    if missing:
-        raise WeightsMissingError("\n".join(missing))
-    return paths
 
 
 def _mono_at(clip: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
@@ -144,7 +129,7 @@ class AudioboxAesthetics:
     ) -> None:
         if model_obj is None and checkpoint is None:
             _audiobox_infer()  # a missing package is reported before missing weights
-            checkpoint = str(_resolve_all(["audiobox-aesthetics"])[0])
+            checkpoint = str(resolve_all(["audiobox-aesthetics"])[0])
         self.batch_size = int(batch_size)
         self.predictor = _predictor(model_obj, checkpoint, device, self.batch_size)
 
@@ -159,81 +144,6 @@ class AudioboxAesthetics:
 
 
 # --------------------------------------------------------------------------- LAION-CLAP
-
-
-def _laion_clap() -> types.ModuleType:
-    from s2acc.compat import import_laion_clap
-
-    return import_laion_clap()
-
-
-@contextlib.contextmanager
-def _patched(module: types.ModuleType, name: str, value: Any) -> Iterator[None]:
-    previous = getattr(module, name)
-    setattr(module, name, value)
-    try:
-        yield
-    finally:
-        setattr(module, name, previous)
-
-
-def build_clap_module(
-    roberta_config: Any, tokenizer: Any, device: str = "cpu", amodel: str = "HTSAT-base"
-) -> Any:
-    """``laion_clap.CLAP_Module`` (no fusion) with random weights and the given text tower and tokenizer.
-
-    laion_clap fetches ``roberta-base`` weights and tokenizer from the hub inside its constructor;
-    here the text tower is built from ``roberta_config`` (the CLAP checkpoint carries its weights)
-    and the tokenizer is the one passed in, so construction never touches the network.
-    """
-    from transformers import RobertaModel
-
-    laion_clap = _laion_clap()
-    hook = sys.modules[laion_clap.CLAP_Module.__module__]
-    factory = sys.modules[hook.create_model.__module__]
-    clap_model_module = sys.modules[factory.CLAP.__module__]
-
-    class LocalRoberta:
-        @staticmethod
-        def from_pretrained(*args: Any, **kwargs: Any) -> Any:
-            return RobertaModel(roberta_config)
-
-    class LocalTokenizer:
-        @staticmethod
-        def from_pretrained(*args: Any, **kwargs: Any) -> Any:
-            return tokenizer
-
-    with (
-        _patched(clap_model_module, "RobertaModel", LocalRoberta),
-        _patched(hook, "RobertaTokenizer", LocalTokenizer),
-    ):
-        clap = laion_clap.CLAP_Module(enable_fusion=False, device=device, amodel=amodel, tmodel="roberta")
-    return clap.eval()
-
-
-def load_clap_checkpoint(clap: Any, path: str | Path) -> None:
-    """Load a LAION-CLAP training checkpoint into ``clap.model`` with laion_clap's own loader.
-
-    That loader unpickles the full file (weights_only=False; the registry pins it by sha256) and
-    drops the position_ids buffer that newer transformers no longer store.
-    """
-    factory = sys.modules[sys.modules[clap.__class__.__module__].create_model.__module__]
-    clap.model.load_state_dict(factory.load_state_dict(str(path), map_location="cpu", skip_params=True))
-
-
-def load_clap(checkpoint: str | None = None, device: str = "cpu") -> Any:
-    """The music CLAP (HTSAT-base) with its checkpoint and roberta-base tokenizer from the registry."""
-    from transformers import RobertaConfig, RobertaTokenizer
-
-    names = ["roberta-base"] if checkpoint else ["clap-laion-music", "roberta-base"]
-    paths = _resolve_all(names)
-    roberta_dir = paths[-1]
-    ckpt = Path(checkpoint) if checkpoint else paths[0]
-    clap = build_clap_module(
-        RobertaConfig.from_pretrained(roberta_dir), RobertaTokenizer.from_pretrained(roberta_dir), device
-    )
-    load_clap_checkpoint(clap, ckpt)
-    return clap.eval()
 
 
 class ClapAlignment:
@@ -334,7 +244,7 @@ def load_muq_mulan(model_id: str = MUQ_MULAN_ID, device: str = "cpu") -> torch.n
                 f"model_id must be {MUQ_MULAN_ID!r} (from the weights registry) or a local folder"
             )
         return muq.MuQMuLan.from_pretrained(model_id).to(device).eval()
-    mulan_dir, muq_dir, xlmr_dir = _resolve_all(["muq-mulan-large", "muq-large-msd-iter", "xlm-roberta-base"])
+    mulan_dir, muq_dir, xlmr_dir = resolve_all(["muq-mulan-large", "muq-large-msd-iter", "xlm-roberta-base"])
     config = json.loads((mulan_dir / "config.json").read_text())
     config["audio_model"]["name"] = str(muq_dir)
     config["text_model"]["name"] = str(xlmr_dir)

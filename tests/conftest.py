@@ -1,8 +1,47 @@
 """Shared test set-up: offline, CPU, deterministic."""
 
+import json
 import os
+
+import pytest
 
 # Tests never touch the network, whatever the caller's environment says.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def _byte_level_tokenizer(folder):
+    """A real byte-level BPE tokenizer (RoBERTa's format) with a tiny merge table."""
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import RobertaTokenizer
+
+    tokens = ["<s>", "<pad>", "</s>", "<unk>", *sorted(ByteLevel.alphabet())]
+    merges = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "e r", "Ġ p", "o n"]
+    tokens += [a + b for a, b in (m.split() for m in merges)] + ["<mask>"]
+    (folder / "vocab.json").write_text(json.dumps({tok: i for i, tok in enumerate(tokens)}))
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
+    return RobertaTokenizer.from_pretrained(str(folder))
+
+
+@pytest.fixture(scope="session")
+def clap_model(tmp_path_factory):
+    """laion_clap's HTSAT-base audio tower at full size, RoBERTa text tower cut to one layer."""
+    import torch
+    from transformers import RobertaConfig
+
+    tokenizer = _byte_level_tokenizer(tmp_path_factory.mktemp("tok"))
+    config = RobertaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=768,  # laion_clap's text projection expects 768
+        num_hidden_layers=1,
+        num_attention_heads=12,
+        intermediate_size=128,
+        max_position_embeddings=80,
+        type_vocab_size=1,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    from s2acc.clap import build_clap_module
+
+    return build_clap_module(config, tokenizer)

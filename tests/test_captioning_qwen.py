@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from tiny_qwen2_audio import CORPUS, build_model, build_processor
 
 from data_pipeline.captioning import (
     QWEN_INSTRUCTION,
@@ -22,111 +23,11 @@ from data_pipeline.captioning import (
     qwen_prompt,
 )
 
-SPECIAL_TOKENS = [
-    "<|endoftext|>",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|AUDIO|>",
-    "<|audio_bos|>",
-    "<|audio_eos|>",
-]
-
-# Qwen2-Audio-Instruct's turn layout: a default system turn, then each audio part as a numbered
-# "Audio N:" line holding one <|AUDIO|> placeholder, which the processor expands to one token per
-# encoder output frame. (Jinja here runs with trim_blocks, so no newline directly follows a tag.)
-CHAT_TEMPLATE = (
-    "{% set ns = namespace(audio=0) %}"
-    "{% for message in messages %}"
-    "{% if loop.first and message['role'] != 'system' %}"
-    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n"
-    "{% endif %}"
-    "<|im_start|>{{ message['role'] }}\n"
-    "{% if message['content'] is string %}"
-    "{{ message['content'] }}"
-    "{% else %}"
-    "{% for part in message['content'] %}"
-    "{% if part['type'] == 'audio' or 'audio' in part or 'audio_url' in part %}"
-    "{% set ns.audio = ns.audio + 1 %}"
-    "Audio {{ ns.audio }}: <|audio_bos|><|AUDIO|><|audio_eos|>\n"
-    "{% elif 'text' in part %}"
-    "{{ part['text'] }}"
-    "{% endif %}"
-    "{% endfor %}"
-    "{% endif %}"
-    "<|im_end|>\n"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}"
-    "<|im_start|>assistant\n"
-    "{% endif %}"
-)
-
-CORPUS = [
-    QWEN_INSTRUCTION,
-    "An upbeat pop rock track with electric guitar, bass and drums; the mood is happy and energetic.",
-    "A calm piano piece at a slow tempo, with soft strings and a melancholic mood.",
-    "You are a helpful assistant. The track is tagged with genre: jazz; instruments: saxophone.",
-    "Audio 1: a bright synth-pop chorus with a driving beat, at about 120 BPM.",
-]
-
-
-def _processor():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2AudioProcessor, WhisperFeatureExtractor
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-    )
-    bpe.train_from_iterator(CORPUS * 4, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="right"
-    )
-    tokenizer.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS[1:]})
-    extractor = WhisperFeatureExtractor(feature_size=128, sampling_rate=QWEN_SR)
-    return Qwen2AudioProcessor(feature_extractor=extractor, tokenizer=tokenizer, chat_template=CHAT_TEMPLATE)
-
-
-def _model(tokenizer, seed: int = 0):
-    """Qwen2-Audio with a 2-layer, 16-wide Whisper-style encoder (128 mel bins, 30 s windows) and a
-    2-layer, 32-wide Qwen2 decoder; the projector is scaled up so the audio visibly steers the text."""
-    from transformers import Qwen2AudioConfig, Qwen2AudioForConditionalGeneration
-
-    config = Qwen2AudioConfig(
-        audio_config={
-            "d_model": 16,
-            "encoder_layers": 2,
-            "encoder_attention_heads": 2,
-            "encoder_ffn_dim": 32,
-            "num_mel_bins": 128,
-            "max_source_positions": 1500,
-        },
-        text_config={
-            "model_type": "qwen2",
-            "vocab_size": len(tokenizer),
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_hidden_layers": 2,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
-            "max_position_embeddings": 2048,
-        },
-        audio_token_index=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
-    )
-    torch.manual_seed(seed)
-    model = Qwen2AudioForConditionalGeneration(config).eval()
-    with torch.no_grad():
-        model.model.multi_modal_projector.linear.weight.normal_(0.0, 1.0)
-    model.generation_config.eos_token_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model
-
 
 @pytest.fixture(scope="module")
 def parts():
-    processor = _processor()
-    return _model(processor.tokenizer), processor
+    processor = build_processor([QWEN_INSTRUCTION, *CORPUS])
+    return build_model(processor.tokenizer), processor
 
 
 @pytest.fixture
@@ -285,7 +186,7 @@ def test_stereo_44k_is_downmixed_and_resampled(captioner, parts):
 
 def test_bfloat16_model(parts):
     model, processor = parts
-    half = _model(processor.tokenizer).to(torch.bfloat16)
+    half = build_model(processor.tokenizer).to(torch.bfloat16)
     captioner = Qwen2AudioCaptioner(model_obj=half, processor_obj=processor, max_new_tokens=4)
     with _InputRecorder(half) as rec:
         (result,) = captioner.caption([CaptionItem("h", _tone(1.0, 22050), 22050, "chorus")])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
@@ -13,8 +11,8 @@ from data_pipeline.model_graders import (
     AudioboxAesthetics,
     ClapAlignment,
     MuqMulanAlignment,
-    build_clap_module,
 )
+from s2acc.clap import load_clap_checkpoint
 from s2acc.hub import WeightsMissingError
 
 
@@ -121,39 +119,6 @@ def test_audiobox_without_weights_names_them(no_weights):
 # --------------------------------------------------------------------------- LAION-CLAP
 
 
-def _byte_level_tokenizer(folder):
-    """A real byte-level BPE tokenizer (RoBERTa's format) with a tiny merge table."""
-    from tokenizers.pre_tokenizers import ByteLevel
-    from transformers import RobertaTokenizer
-
-    tokens = ["<s>", "<pad>", "</s>", "<unk>", *sorted(ByteLevel.alphabet())]
-    merges = ["Ġ t", "h e", "Ġt he", "Ġ a", "i n", "e r", "Ġ p", "o n"]
-    tokens += [a + b for a, b in (m.split() for m in merges)] + ["<mask>"]
-    (folder / "vocab.json").write_text(json.dumps({tok: i for i, tok in enumerate(tokens)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    return RobertaTokenizer.from_pretrained(str(folder))
-
-
-@pytest.fixture(scope="module")
-def clap_model(tmp_path_factory):
-    """laion_clap's HTSAT-base audio tower at full size, RoBERTa text tower cut to one layer."""
-    from transformers import RobertaConfig
-
-    tokenizer = _byte_level_tokenizer(tmp_path_factory.mktemp("tok"))
-    config = RobertaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=768,  # laion_clap's text projection expects 768
-        num_hidden_layers=1,
-        num_attention_heads=12,
-        intermediate_size=128,
-        max_position_embeddings=80,
-        type_vocab_size=1,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    return build_clap_module(config, tokenizer)
-
-
 def test_clap_scores_are_deterministic_cosines(clap_model):
     grader = ClapAlignment(model_obj=clap_model)
     clip = _clips(48000, [4.0])[0]
@@ -180,7 +145,6 @@ def test_clap_batch_equals_one_by_one_long_clips_and_resampling(clap_model):
 
 def test_clap_checkpoint_loads_through_laion_clap_loader(clap_model, tmp_path):
     """A training checkpoint as laion_clap writes it: DDP "module." prefix, position_ids included."""
-    from data_pipeline.model_graders import load_clap_checkpoint
 
     state = {f"module.{k}": v.clone() for k, v in clap_model.model.state_dict().items()}
     state["module.text_branch.embeddings.position_ids"] = torch.arange(80)[None]

@@ -1,0 +1,117 @@
+"""``s2acc eval prompts | fad | rank`` (registered through ``s2acc.commands``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
+SCORED_SECONDS = 10.0
+
+
+def _prompts(args: argparse.Namespace) -> int:
+    from eval.prompts import benchmark_prompts, write_prompts_csv
+
+    path = write_prompts_csv(benchmark_prompts(args.n, args.seed), args.out)
+    print(f"wrote {args.n} prompts to {path}")
+    return 0
+
+
+def folder_stats(folder: Path, embedder_name: str, seconds: float | None, device: str):
+    """Statistics of every audio file in ``folder`` (the first ``seconds`` of each, when given)."""
+    from tqdm import tqdm
+
+    from eval.embedders import EmbeddingCache, make_embedder
+    from eval.fad import stats_from_embeddings
+    from s2acc.audio import read_audio
+
+    params = {"device": device} if embedder_name == "clap-laion-music" else {}
+    embedder = make_embedder(embedder_name, **params)
+    cache = EmbeddingCache(folder / ".embeddings", embedder)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise SystemExit(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
+    embeddings = []
+    for path in tqdm(files, desc=f"embedding {folder.name}", unit="file"):
+        audio, sr = read_audio(path, duration=seconds)
+        embeddings.append(cache.embed(audio, sr))
+    return stats_from_embeddings(
+        embeddings, embedder.name, embedder.checkpoint_sha256, {"folder": str(folder), "files": len(files)}
+    )
+
+
+def _fad(args: argparse.Namespace) -> int:
+    from eval.fad import EmbeddingStats, fad
+
+    generated = folder_stats(args.generated, args.embedder, SCORED_SECONDS, args.device)
+    if args.reference.is_file():
+        reference = EmbeddingStats.load(args.reference)
+    else:
+        reference = folder_stats(args.reference, args.embedder, None, args.device)
+        if args.save_reference:
+            reference.save(args.save_reference)
+            print(f"saved reference statistics to {args.save_reference}")
+    value = fad(generated, reference)
+    print(f"FAD[{generated.embedder}] = {value:.6f}  ({generated.count} vs {reference.count} windows)")
+    return 0
+
+
+def _rank(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from eval.rank import PUBLISHED, borda
+
+    entries = pd.read_csv(args.entries)
+    if args.published:
+        field = PUBLISHED[PUBLISHED["id"].str.startswith(args.track)]
+        entries = pd.concat([field, entries], ignore_index=True)
+    print(borda(entries).to_string(index=False))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="challenge metrics: benchmark prompts, FAD, Borda ranking",
+        description="The ATTM evaluation: benchmark prompts, FAD as the organisers compute it, ranking.",
+    )
+    esub = p.add_subparsers(dest="eval_command", required=True, metavar="COMMAND")
+    pr = esub.add_parser(
+        "prompts",
+        help="write ATTM-style benchmark prompts",
+        description="Caption-like prompts from (genre, instrument, mood) triplets of the MTG-Jamendo "
+        "vocabulary, drawn by tag frequency; the triplet is kept as columns.",
+    )
+    pr.add_argument("--n", type=int, default=100, help="number of prompts (default 100)")
+    pr.add_argument("--seed", type=int, default=0)
+    pr.add_argument(
+        "--out", type=Path, default=Path("prompts.csv"), help="CSV to write (default prompts.csv)"
+    )
+    pr.set_defaults(func=_prompts)
+    f = esub.add_parser(
+        "fad",
+        help="FAD between a folder of generated clips and a reference",
+        description="Embeds the first 10 s of each generated file and every window of each reference "
+        "file (10 s windows, 1 s hop, as fadtk), fits Gaussians and prints the Fréchet distance with "
+        "the embedder's name. Embeddings are cached in <folder>/.embeddings by content hash.",
+    )
+    f.add_argument("generated", type=Path, help="folder of generated audio")
+    f.add_argument("reference", type=Path, help="folder of reference audio, or a saved statistics .npz")
+    f.add_argument(
+        "--embedder",
+        default="clap-laion-music",
+        help="clap-laion-music (the challenge's; needs its weights) or mel-stats (offline)",
+    )
+    f.add_argument("--save-reference", type=Path, help="save the reference statistics to this .npz")
+    f.add_argument("--device", default="cpu")
+    f.set_defaults(func=_fad)
+    r = esub.add_parser(
+        "rank",
+        help="Borda ranking of entries (csv: id,fad,clap,ccs)",
+        description="Ranks each metric (FAD ascending, CLAP and CCS descending; ties share a rank), sums "
+        "the ranks and sorts. --published adds the published ATTM results of one track.",
+    )
+    r.add_argument("entries", type=Path, help="CSV with columns id,fad,clap,ccs")
+    r.add_argument("--published", action="store_true", help="rank among the published ATTM results")
+    r.add_argument("--track", choices=("e", "p"), default="e", help="e: efficiency, p: performance")
+    r.set_defaults(func=_rank)

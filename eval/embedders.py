@@ -1,0 +1,174 @@
+"""Audio embedders for FAD, in a registry so every printed FAD can name the one it used.
+
+``clap-laion-music`` reproduces fadtk's model of that name, the challenge's: each step below is what
+fadtk does, in its order.
+
+1. Mix to mono by averaging the channels.
+2. Resample to 48 kHz. fadtk uses torchaudio's Kaiser-windowed sinc ("best"); torchaudio has no build
+   for this project's CPU torch, so soxr's very-high-quality resampler stands in (both are
+   transparent to well above 20 kHz; they differ in the last bits).
+3. Store as 16-bit PCM and read back: fadtk caches the resampled audio as a 16-bit WAV, read as
+   int16 / 32768. Writing rounds x * 32767 to the nearest integer after clipping to [-1, 1].
+4. laion_clap's quantisation: clip to [-1, 1], multiply by 32767, truncate to int16, divide by 32767.
+5. Windows of 10 s (480,000 samples) starting every 1 s, ceil(length / 1 s) of them; a window that
+   runs past the end is zero-padded. Nothing is dropped and short files are not padded to 10 s
+   beyond their one window.
+6. Each window through ``get_audio_embedding_from_data``: 512-d, L2-normalised by laion_clap.
+7. fadtk stores the embeddings as float16; :func:`eval.fad.stats_from_embeddings` rounds the same way.
+
+``mel-stats`` is the offline embedder (no weights): the same windows, each described by the mean and
+standard deviation of its 64-band log-mel spectrogram (128-d). It measures timbre and loudness
+distributions, so its FAD is meaningful for comparing systems, but its values are not comparable with
+CLAP FADs; every report names the embedder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from s2acc.audio import resample
+from s2acc.clap import CLAP_SR, CLAP_WINDOW
+
+HOP_SECONDS = 1.0
+
+
+class Embedder(Protocol):
+    name: str
+    checkpoint_sha256: str | None
+
+    def embed(self, audio: np.ndarray, sr: int) -> np.ndarray: ...
+
+
+def to_mono(audio: np.ndarray) -> np.ndarray:
+    audio = np.asarray(audio, np.float32)
+    return audio if audio.ndim == 1 else audio.mean(axis=0)
+
+
+def pcm16_round_trip(x: np.ndarray) -> np.ndarray:
+    """What a 16-bit WAV write and an int16 / 32768 read leave of float audio (step 3)."""
+    q = np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
+    return q.astype(np.float32) / 32768.0
+
+
+def laion_quantize(x: np.ndarray) -> np.ndarray:
+    """laion_clap's int16 round trip (step 4): truncation toward zero, scale 32767."""
+    q = (np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
+    return (q / 32767.0).astype(np.float32)
+
+
+def fadtk_clap_audio(audio: np.ndarray, sr: int) -> np.ndarray:
+    """Steps 1-4: the mono 48 kHz float32 signal fadtk's CLAP model windows."""
+    mono = to_mono(audio)
+    if sr != CLAP_SR:
+        mono = resample(mono[None], sr, CLAP_SR, quality="VHQ")[0]
+    return laion_quantize(pcm16_round_trip(mono))
+
+
+def windows(x: np.ndarray, sr: int, window: int, hop_seconds: float = HOP_SECONDS) -> np.ndarray:
+    """Step 5: (ceil(len / hop), window) windows starting every ``hop``, zero-padded past the end."""
+    hop = int(round(hop_seconds * sr))
+    n = max(1, int(np.ceil(len(x) / hop)))
+    padded = np.zeros(hop * (n - 1) + window, np.float32)
+    padded[: len(x)] = x
+    return np.lib.stride_tricks.sliding_window_view(padded, window)[::hop][:n].copy()
+
+
+class ClapEmbedder:
+    """LAION-CLAP music (HTSAT-base, no fusion) window embeddings, as fadtk's ``clap-laion-music``."""
+
+    name = "clap-laion-music"
+
+    def __init__(self, device: str = "cpu", batch_size: int = 8, model_obj: Any = None) -> None:
+        from s2acc.clap import load_clap
+
+        self.device = device
+        self.batch_size = int(batch_size)
+        self.model = model_obj if model_obj is not None else load_clap(device=device)
+        self.checkpoint_sha256 = None if model_obj is not None else _registry_sha("clap-laion-music")
+
+    def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        import torch
+
+        chunks = windows(fadtk_clap_audio(audio, sr), CLAP_SR, CLAP_WINDOW)
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(chunks), self.batch_size):
+                batch = torch.from_numpy(chunks[i : i + self.batch_size]).to(self.device)
+                out.append(self.model.get_audio_embedding_from_data(batch, use_tensor=True).float().cpu())
+        return torch.cat(out).numpy()
+
+    def embed_text(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        with torch.no_grad():
+            return self.model.get_text_embedding(list(texts), use_tensor=True).float().cpu().numpy()
+
+
+class MelStatsEmbedder:
+    """Offline: per 10 s window, the mean and std of each of 64 log-mel bands (16 kHz analysis)."""
+
+    name = "mel-stats"
+    checkpoint_sha256 = None
+    SR, N_FFT, HOP, N_MELS = 16000, 1024, 320, 64
+
+    def __init__(self) -> None:
+        import librosa
+
+        self._mel = librosa.filters.mel(sr=self.SR, n_fft=self.N_FFT, n_mels=self.N_MELS).astype(np.float32)
+        self._window = np.hanning(self.N_FFT + 1)[:-1].astype(np.float32)
+
+    def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        mono = to_mono(audio)
+        if sr != self.SR:
+            mono = resample(mono[None], sr, self.SR)[0]
+        feats = []
+        for w in windows(mono, self.SR, 10 * self.SR):
+            frames = np.lib.stride_tricks.sliding_window_view(w, self.N_FFT)[:: self.HOP]
+            power = np.abs(np.fft.rfft(frames * self._window, axis=1)) ** 2
+            logmel = np.log10(power @ self._mel.T + 1e-10)
+            feats.append(np.concatenate([logmel.mean(axis=0), logmel.std(axis=0)]))
+        return np.asarray(feats, np.float32)
+
+
+EMBEDDERS = {"clap-laion-music": ClapEmbedder, "mel-stats": MelStatsEmbedder}
+
+
+def make_embedder(name: str, **params: Any) -> Embedder:
+    if name not in EMBEDDERS:
+        raise ValueError(f"unknown embedder {name!r}; choose from {', '.join(EMBEDDERS)}")
+    return EMBEDDERS[name](**params)
+
+
+def _registry_sha(name: str) -> str | None:
+    from s2acc.hub import default_registry
+
+    return default_registry()[name].sha256
+
+
+class EmbeddingCache:
+    """Embeddings on disk, keyed by the audio's content hash and the embedder (name and checkpoint)."""
+
+    def __init__(self, folder: str | Path, embedder: Embedder) -> None:
+        tag = embedder.name + (f"-{embedder.checkpoint_sha256[:12]}" if embedder.checkpoint_sha256 else "")
+        self.folder = Path(folder) / tag
+        self.embedder = embedder
+
+    @staticmethod
+    def key(audio: np.ndarray, sr: int) -> str:
+        a = np.ascontiguousarray(audio, np.float32)
+        return hashlib.sha256(f"{sr}:{a.shape}".encode() + a.tobytes()).hexdigest()
+
+    def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
+        path = self.folder / f"{self.key(audio, sr)}.npy"
+        if path.exists():
+            return np.load(path)
+        emb = self.embedder.embed(audio, sr)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npy")
+        np.save(tmp, emb)
+        tmp.replace(path)
+        return emb

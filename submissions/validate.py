@@ -1,0 +1,164 @@
+"""Validation of a challenge submission: a flat zip (or folder) of ``{id}.wav``, one per prompt.
+
+Every problem is collected, not just the first, each naming the file and the reason, so one run of
+the validator tells an entrant everything to fix. What is checked (the ATTM submission rules, plus
+faults that would make the scores meaningless):
+
+- the package: readable zip or folder; flat (no folders, no absolute or ``..`` names);
+- the names: exactly one ``{id}.wav`` per prompt id; no missing, extra or duplicate ids; nothing else
+  but an optional ``manifest.json``;
+- each file: a WAV that decodes, at 44.1 kHz, at least 10 s long; in the first 10 s (what is scored)
+  no NaN or inf, not silent, not clipped on more than ``max_clipped`` of its samples.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import numpy as np
+import soundfile as sf
+
+SAMPLE_RATE = 44100
+SCORED_SECONDS = 10.0
+MANIFEST = "manifest.json"
+SILENCE_PEAK = 1e-4  # -80 dBFS
+CLIP_LEVEL = 0.999
+
+
+@dataclass
+class Report:
+    errors: list[str] = field(default_factory=list)
+    checked: int = 0  # audio files examined
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"valid: {self.checked} files"
+        return f"{len(self.errors)} problem(s):\n" + "\n".join(f"  - {e}" for e in self.errors)
+
+
+def read_prompt_ids(path: str | Path) -> list[str]:
+    """Ids of an ``id,prompt`` CSV, in file order; raises ValueError on a malformed file."""
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or "id" not in reader.fieldnames:
+            raise ValueError(f"{path}: needs an 'id' column (id,prompt)")
+        ids = [str(row["id"]).strip() for row in reader]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise ValueError(f"{path}: duplicate prompt ids {dupes}")
+    if any(not i or "/" in i or "\\" in i for i in ids):
+        raise ValueError(f"{path}: empty ids or ids with path separators")
+    return ids
+
+
+def _entries(package: Path, report: Report) -> dict[str, bytes] | None:
+    """name -> bytes of every file in the package; None when the package itself is unreadable."""
+    if package.is_dir():
+        out = {}
+        for p in sorted(package.rglob("*")):
+            rel = p.relative_to(package).as_posix()
+            if p.is_dir():
+                continue
+            if "/" in rel:
+                report.errors.append(f"{rel}: inside a folder; the package must be flat")
+                continue
+            out[rel] = p.read_bytes()
+        return out
+    try:
+        archive = zipfile.ZipFile(package)
+    except (zipfile.BadZipFile, OSError) as err:
+        report.errors.append(f"{package}: not a readable zip file ({err})")
+        return None
+    out: dict[str, bytes] = {}
+    with archive:
+        names = [i.filename for i in archive.infolist() if not i.is_dir()]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            report.errors.append(f"{name}: appears {names.count(name)} times in the zip")
+        for info in archive.infolist():
+            name = info.filename
+            parts = PurePosixPath(name.replace("\\", "/")).parts
+            if info.is_dir():
+                report.errors.append(f"{name}: a folder; the package must be flat")
+            elif name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
+                report.errors.append(f"{name}: escapes the package folder")
+            elif len(parts) != 1:
+                report.errors.append(f"{name}: inside a folder; the package must be flat")
+            elif name not in out:
+                out[name] = archive.read(info)
+    return out
+
+
+def check_audio(name: str, data: bytes, max_clipped: float) -> list[str]:
+    """Problems of one WAV file's bytes (empty list when it is fine)."""
+    try:
+        info = sf.info(io.BytesIO(data))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
+        return [f"{name}: not a readable audio file ({err})"]
+    if info.format != "WAV":
+        return [f"{name}: a {info.format} file named .wav; submit WAV"]
+    problems = []
+    if info.samplerate != SAMPLE_RATE:
+        problems.append(f"{name}: sample rate {info.samplerate} Hz, must be {SAMPLE_RATE}")
+    if info.frames < SCORED_SECONDS * info.samplerate:
+        problems.append(
+            f"{name}: {info.frames / info.samplerate:.2f} s long, must be at least {SCORED_SECONDS:g} s"
+        )
+    try:
+        audio, _ = sf.read(
+            io.BytesIO(data), frames=int(SCORED_SECONDS * info.samplerate), dtype="float32", always_2d=True
+        )
+    except (sf.LibsndfileError, RuntimeError) as err:
+        return problems + [f"{name}: decoding failed ({err})"]
+    if not np.all(np.isfinite(audio)):
+        return problems + [f"{name}: NaN or infinite samples in the first {SCORED_SECONDS:g} s"]
+    if audio.size == 0 or np.abs(audio).max() < SILENCE_PEAK:
+        problems.append(f"{name}: silent in the first {SCORED_SECONDS:g} s (peak below -80 dBFS)")
+    else:
+        clipped = float(np.mean(np.abs(audio) >= CLIP_LEVEL))
+        if clipped > max_clipped:
+            problems.append(f"{name}: {100 * clipped:.2f}% of samples clipped (limit {100 * max_clipped:g}%)")
+    return problems
+
+
+def validate(package: str | Path, prompts: str | Path, max_clipped: float = 0.001) -> Report:
+    """Check ``package`` (zip or folder) against the prompt ids in ``prompts``."""
+    report = Report()
+    package = Path(package)
+    ids = read_prompt_ids(prompts)
+    if not package.exists():
+        report.errors.append(f"{package}: does not exist")
+        return report
+    entries = _entries(package, report)
+    if entries is None:
+        return report
+    expected = {f"{i}.wav": i for i in ids}
+    audio = {}
+    for name in sorted(entries):
+        if name == MANIFEST:
+            continue
+        if name in expected:
+            audio[name] = entries[name]
+        elif name.lower() in {e.lower() for e in expected}:
+            report.errors.append(f"{name}: wrong letter case; the file for that prompt must be named exactly")
+        elif name.lower().endswith(".wav"):
+            report.errors.append(f"{name}: no prompt has id {name[:-4]!r}")
+        else:
+            report.errors.append(f"{name}: not a {{id}}.wav file")
+    missing = [n for n in expected if n not in audio]
+    if missing:
+        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+        report.errors.append(f"missing {len(missing)} of {len(ids)} files: {shown}")
+    for name, data in audio.items():
+        report.errors += check_audio(name, data, max_clipped)
+        report.checked += 1
+    return report

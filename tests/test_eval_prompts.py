@@ -1,0 +1,33 @@
+"""Benchmark prompts from MTG-Jamendo concept triplets."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from eval.ccs import Concept, concepts_for, extract_concepts
+from eval.prompts import benchmark_prompts, write_prompts_csv
+from s2acc.tags import vocabulary
+
+
+def test_prompts_are_deterministic_short_and_keep_their_triplet(tmp_path):
+    rows = benchmark_prompts(100, seed=0)
+    assert rows == benchmark_prompts(100, seed=0) and rows != benchmark_prompts(100, seed=1)
+    assert [r["id"] for r in rows] == [f"p{i:03d}" for i in range(100)]
+    vocab = vocabulary()
+    for r in rows:
+        assert r["genre"] in vocab["genre"] and r["instrument"] in vocab["instrument"]
+        assert r["mood"] in vocab["mood/theme"]
+        assert len(r["prompt"].split()) < 100 and r["prompt"][0].isupper() and r["prompt"].endswith(".")
+        # The prompt names each of its concepts, so a text-only reader finds them too.
+        found = extract_concepts(r["prompt"])
+        assert Concept("genre", r["genre"]) in found and Concept("instrument", r["instrument"]) in found
+    assert len({r["genre"] for r in rows}) > 10  # drawn across the vocabulary, not one template
+    path = write_prompts_csv(rows, tmp_path / "prompts.csv")
+    with open(path, newline="") as f:
+        back = list(csv.DictReader(f))
+    assert back == rows
+    assert concepts_for(back[0])[0] == Concept("genre", rows[0]["genre"])
+    with pytest.raises(ValueError):
+        benchmark_prompts(0)
