@@ -55,7 +55,9 @@ bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/synth.py
 	$(OFFLINE) $(PY) benchmarks/leadsheet_accuracy.py
 	$(OFFLINE) $(PY) benchmarks/segmentation_accuracy.py
+	$(OFFLINE) $(PY) benchmarks/dataset_accuracy.py
 	$(OFFLINE) $(PY) benchmarks/data_pipeline.py
+	$(OFFLINE) $(PY) benchmarks/eval.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check s2acc data_pipeline eval submissions tests benchmarks
