@@ -91,19 +91,24 @@ def dsp_measures(audio: np.ndarray, sr: int) -> dict[str, float]:
     }
 
 
+MASTERED_LUFS = -14.0  # streaming-platform loudness that released music is mastered to
+
+
 def dsp_quality(m: dict[str, float]) -> float:
-    """0-10: ten minus a capped penalty per fault (see the module docstring)."""
+    """0-10: ten minus a capped penalty per fault (see the module docstring).
+
+    The bandwidth and loudness terms are graded all the way (a little less air, a little off the
+    mastered level), so clean segments do not all tie at 10 and the selection cut among them still
+    follows a measured difference rather than the order of their ids.
+    """
     penalties = [
         min(4.0, 400.0 * m["clipped_fraction"]),  # 1% of samples on the rails costs 4
         6.0 * m["silent_fraction"],
-        float(np.clip(3.0 * (16000.0 - m["bandwidth_hz"]) / 12000.0, 0.0, 3.0)),  # full penalty at 4 kHz
+        float(np.clip(3.0 * (20000.0 - m["bandwidth_hz"]) / 16000.0, 0.0, 3.0)),  # full penalty at 4 kHz
         # Music's spectrum is peaky (flatness ~1e-4 to 1e-2); broadband noise pushes it towards 1.
         float(np.clip(1.5 * np.log10(max(m["noise_flatness"], 1e-12) / 0.01), 0.0, 3.0)),
         float(np.clip((4.0 - m["dynamic_range_db"]) / 2.0, 0.0, 1.0)),  # squashed flat
-        float(
-            np.clip((-35.0 - m["loudness_lufs"]) / 10.0, 0.0, 2.0)
-            + np.clip(m["loudness_lufs"] + 6.0, 0.0, 2.0)
-        ),
+        float(np.clip(0.1 * abs(m["loudness_lufs"] - MASTERED_LUFS), 0.0, 2.0)),  # 10 LU off costs 1
     ]
     return float(max(0.0, 10.0 - sum(penalties)))
 
