@@ -1,0 +1,281 @@
+"""The training loop the VAE and the DiT share, on Hugging Face Accelerate.
+
+One loop for every model: the model supplies ``loss_fn(model, batch) -> (loss, logs)``, the loop does
+the rest: mixed precision, gradient accumulation and clipping, AdamW with warm-up and cosine decay,
+EMA, checkpoints with ``save_state`` / ``load_state`` that resume exactly (the data order is a
+seeded permutation per epoch, and a resumed run skips the batches already seen), metrics as JSON
+lines, and export of the EMA weights as ``model.safetensors`` + ``config.json``.
+
+A non-finite loss on any process skips that optimiser step on every process (they agree through a
+gather, so DDP never waits on a missing all-reduce) and is logged; ``max_bad_steps`` in a row stop
+the run with an error naming the step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from s2acc.train.ema import EMA
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = 1000  # optimiser steps
+    batch_size: int = 8  # per process and micro-step
+    grad_accum: int = 1
+    lr: float = 1e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.99])
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    schedule: str = "cosine"  # cosine | constant
+    min_lr_ratio: float = 0.1  # cosine decays to lr * min_lr_ratio
+    grad_clip: float = 1.0  # 0 disables
+    mixed_precision: str = "no"  # no | bf16 | fp16
+    ema_decay: float = 0.999
+    save_every: int = 500
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    seed: int = 0
+    max_bad_steps: int = 5
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        if self.schedule not in ("cosine", "constant"):
+            raise ValueError(f"schedule must be cosine or constant, got {self.schedule!r}")
+        if self.max_steps < 1 or self.batch_size < 1 or self.grad_accum < 1:
+            raise ValueError("max_steps, batch_size and grad_accum must be >= 1")
+
+
+class NonFiniteLossError(RuntimeError):
+    pass
+
+
+class EpochPermutation(Sampler[int]):
+    """A fresh seeded permutation each epoch: the same order on every run and after a resume."""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed, self.epoch = n, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.n
+
+
+@dataclass
+class Progress:
+    """Where the run is; checkpointed with the model so a resume knows what it has done."""
+
+    step: int = 0  # optimiser steps attempted (including skipped ones)
+    micro: int = 0  # batches consumed in the current epoch
+    epoch: int = 0
+    bad_in_row: int = 0
+    skipped: int = 0
+
+    def state_dict(self) -> dict:
+        return asdict(self)
+
+    def load_state_dict(self, state: dict) -> None:
+        for key, value in state.items():
+            setattr(self, key, value)
+
+
+def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
+    def factor(step: int) -> float:
+        if cfg.warmup_steps and step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.schedule == "constant":
+            return 1.0
+        span = max(1, cfg.max_steps - cfg.warmup_steps)
+        progress = min(1.0, (step - cfg.warmup_steps) / span)
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class Trainer:
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        model: nn.Module,
+        loss_fn: Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, float]]],
+        dataset: Dataset,
+        out: str | Path,
+        collate_fn: Callable | None = None,
+        export_config: dict | None = None,
+        progress_bar: bool = True,
+    ):
+        from accelerate import Accelerator
+        from accelerate.utils import set_seed
+
+        self.cfg, self.loss_fn, self.out = cfg, loss_fn, Path(out)
+        self.export_config = export_config or {}
+        self.accelerator = Accelerator(
+            gradient_accumulation_steps=cfg.grad_accum,
+            mixed_precision=cfg.mixed_precision,
+            project_dir=str(self.out),
+        )
+        set_seed(cfg.seed)
+        self.sampler = EpochPermutation(len(dataset), cfg.seed)
+        loader = DataLoader(
+            dataset,
+            batch_size=cfg.batch_size,
+            sampler=self.sampler,
+            drop_last=True,
+            collate_fn=collate_fn,
+            num_workers=cfg.num_workers,
+            # Starting an iterator draws a seed; from its own generator it leaves the global RNG (dropout,
+            # noise) alone, so a resumed run, which starts one mid-epoch, draws the same numbers.
+            generator=torch.Generator().manual_seed(cfg.seed),
+        )
+        if len(loader) == 0:
+            raise ValueError(f"{len(dataset)} examples make no full batch of {cfg.batch_size}")
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
+        )
+        self.model, self.optimizer, self.loader = self.accelerator.prepare(model, optimizer, loader)
+        # The schedule steps once per optimiser step, on every process alike: not prepared.
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg))
+        self.ema = EMA(self.accelerator.unwrap_model(self.model), cfg.ema_decay)
+        self.progress = Progress()
+        for obj in (self.scheduler, self.ema, self.progress):
+            self.accelerator.register_for_checkpointing(obj)
+        self.show_progress = progress_bar
+
+    # ------------------------------------------------------------------------------ checkpoints
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.out / "checkpoints"
+
+    def latest_checkpoint(self) -> Path | None:
+        done = sorted(self.checkpoint_dir.glob("step-*/.complete"), key=lambda p: int(p.parent.name[5:]))
+        return done[-1].parent if done else None
+
+    def save(self) -> Path:
+        path = self.checkpoint_dir / f"step-{self.progress.step:08d}"
+        self.accelerator.save_state(str(path))
+        self.accelerator.wait_for_everyone()
+        if self.accelerator.is_main_process:
+            (path / ".complete").touch()  # a checkpoint cut off mid-write is never resumed from
+            done = sorted(self.checkpoint_dir.glob("step-*/.complete"), key=lambda p: int(p.parent.name[5:]))
+            for old in done[: -self.cfg.keep_checkpoints]:
+                shutil.rmtree(old.parent, ignore_errors=True)
+        self.accelerator.wait_for_everyone()
+        return path
+
+    def resume(self) -> bool:
+        path = self.latest_checkpoint()
+        if path is None:
+            return False
+        self.accelerator.load_state(str(path))
+        return True
+
+    def export(self, folder: str | Path | None = None) -> Path:
+        """EMA weights as ``model.safetensors`` and the model's config as ``config.json``."""
+        from safetensors.torch import save_file
+
+        folder = Path(folder or self.out / "export")
+        if self.accelerator.is_main_process:
+            folder.mkdir(parents=True, exist_ok=True)
+            save_file(
+                {k: v.contiguous() for k, v in self.ema.shadow.items()}, str(folder / "model.safetensors")
+            )
+            meta = {**self.export_config, "train_step": self.progress.step, "ema_decay": self.cfg.ema_decay}
+            (folder / "config.json").write_text(json.dumps(meta, indent=1, default=str))
+        self.accelerator.wait_for_everyone()
+        return folder
+
+    # ------------------------------------------------------------------------------------ loop
+
+    def _log(self, record: dict) -> None:
+        if self.accelerator.is_main_process:
+            self.out.mkdir(parents=True, exist_ok=True)
+            with open(self.out / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def _all_finite(self, loss: torch.Tensor) -> bool:
+        flag = torch.tensor([float(torch.isfinite(loss).all())], device=self.accelerator.device)
+        return bool(self.accelerator.gather(flag).min() > 0)
+
+    def train(self, stop_at: int | None = None) -> Progress:
+        """Train to ``max_steps`` (resuming from the latest checkpoint), or stop early at ``stop_at``
+        with the schedule unchanged, as a time-limited job would."""
+        from accelerate.utils import tqdm
+
+        cfg, acc, p = self.cfg, self.accelerator, self.progress
+        end = min(cfg.max_steps, stop_at or cfg.max_steps)
+        self.resume()
+        bar = tqdm(total=cfg.max_steps, initial=p.step, desc="train", disable=not self.show_progress)
+        bad_window = False
+        while p.step < end:
+            self.loader.set_epoch(p.epoch)
+            loader = acc.skip_first_batches(self.loader, p.micro) if p.micro else self.loader
+            for batch in loader:
+                p.micro += 1
+                with acc.accumulate(self.model):
+                    loss, logs = self.loss_fn(self.model, batch)
+                    if self._all_finite(loss):
+                        acc.backward(loss)
+                    else:
+                        bad_window = True
+                    if acc.sync_gradients:
+                        if bad_window:
+                            self.optimizer.zero_grad(set_to_none=True)
+                            p.skipped += 1
+                            p.bad_in_row += 1
+                            self._log({"step": p.step, "skipped": "non-finite loss"})
+                            if p.bad_in_row >= cfg.max_bad_steps:
+                                raise NonFiniteLossError(
+                                    f"{p.bad_in_row} optimiser steps in a row had a non-finite loss "
+                                    f"(last at step {p.step}); lower the learning rate or check the data"
+                                )
+                        else:
+                            if cfg.grad_clip:
+                                acc.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+                            self.optimizer.step()
+                            self.optimizer.zero_grad(set_to_none=True)
+                            self.ema.update(acc.unwrap_model(self.model))
+                            p.bad_in_row = 0
+                        with warnings.catch_warnings():
+                            # A skipped step still advances the schedule (it follows the data position);
+                            # torch warns when the first optimiser step is the one skipped.
+                            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+                            self.scheduler.step()
+                        bad_window = False
+                        p.step += 1
+                        bar.update(1)
+                        if p.step % cfg.log_every == 0 or p.step == cfg.max_steps:
+                            self._log(
+                                {
+                                    "step": p.step,
+                                    "loss": float(loss.detach()),
+                                    "lr": self.scheduler.get_last_lr()[0],
+                                    **logs,
+                                }
+                            )
+                        if p.step % cfg.save_every == 0 or p.step == end:
+                            self.save()
+                        if p.step >= end:
+                            break
+            else:
+                p.epoch += 1
+                p.micro = 0
+        bar.close()
+        return p
