@@ -105,3 +105,49 @@ def test_export_writes_the_ema_weights_and_config(tmp_path):
     fresh.load_state_dict(exported, strict=True)
     with pytest.raises(ValueError, match="no full batch"):
         Trainer(config(batch_size=64), model(), mse, data(), tmp_path / "f", progress_bar=False)
+
+
+@pytest.mark.slow
+def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = str(Path(__file__).parent / "scripts" / "train_toy.py")
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    one = subprocess.run(
+        [sys.executable, script, str(tmp_path / "one"), "8"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "processes=1" in one.stdout, one.stderr[-2000:]
+    accelerate = str(Path(sys.executable).with_name("accelerate"))
+    two = subprocess.run(
+        [
+            accelerate,
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            script,
+            str(tmp_path / "two"),
+            "4",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "processes=2" in two.stdout, two.stderr[-2000:]
+    a, b = torch.load(tmp_path / "one" / "final.pt"), torch.load(tmp_path / "two" / "final.pt")
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], atol=1e-6, rtol=1e-5, msg=name)

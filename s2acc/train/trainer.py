@@ -130,6 +130,9 @@ class Trainer:
             gradient_accumulation_steps=cfg.grad_accum,
             mixed_precision=cfg.mixed_precision,
             project_dir=str(self.out),
+            # Without CUDA, `accelerate launch --multi_gpu` processes must be told to form a CPU (gloo)
+            # group; otherwise each would train alone.
+            cpu=not torch.cuda.is_available(),
         )
         set_seed(cfg.seed)
         self.sampler = EpochPermutation(len(dataset), cfg.seed)
