@@ -48,16 +48,30 @@ def _split(value: Any) -> list[str]:
 
 
 def extract_concepts(text: str) -> list[Concept]:
-    """Vocabulary tags named in ``text`` (as the tag or its spelled-out phrase), in category order."""
-    found = []
+    """Vocabulary tags named in ``text`` (as the tag or its spelled-out phrase), in category order.
+
+    Longer names are matched first and their words blanked, so "electric guitar" yields
+    ``electricguitar`` and not also ``guitar``.
+    """
     lowered = text.lower()
-    for category, vocab_key in CATEGORIES.items():
-        for tag in vocabulary()[vocab_key]:
-            for form in {tag, phrase(tag).lower()}:
-                if re.search(rf"(?<![\w-]){re.escape(form)}(?![\w-])", lowered):
-                    found.append(Concept(category, tag))
-                    break
-    return found
+    forms = sorted(
+        (
+            (form, category, tag)
+            for category, key in CATEGORIES.items()
+            for tag in vocabulary()[key]
+            for form in {tag, phrase(tag).lower()}
+        ),
+        key=lambda f: -len(f[0]),
+    )
+    found: set[Concept] = set()
+    for form, category, tag in forms:
+        pattern = rf"(?<![\w-]){re.escape(form)}(?![\w-])"
+        if re.search(pattern, lowered):
+            found.add(Concept(category, tag))
+            lowered = re.sub(pattern, " ", lowered)
+    order = {c: i for i, c in enumerate(CATEGORIES)}
+    ranks = {(c, t): i for c, key in CATEGORIES.items() for i, t in enumerate(vocabulary()[key])}
+    return sorted(found, key=lambda c: (order[c.category], ranks[(c.category, c.tag)]))
 
 
 def concepts_for(row: dict) -> list[Concept]:

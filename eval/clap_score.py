@@ -34,9 +34,15 @@ def clap_score(embedder: ClapEmbedder, clips: list[np.ndarray], sr: int, prompts
         raise ValueError("no clips to score")
     import torch
 
+    parts = []
     with torch.no_grad():
-        batch = torch.from_numpy(np.stack([first_window(c, sr) for c in clips]))
-        audio = embedder.model.get_audio_embedding_from_data(batch, use_tensor=True).float().cpu().numpy()
+        for i in range(0, len(clips), embedder.batch_size):
+            batch = torch.from_numpy(
+                np.stack([first_window(c, sr) for c in clips[i : i + embedder.batch_size]])
+            )
+            batch = batch.to(embedder.device)
+            parts.append(embedder.model.get_audio_embedding_from_data(batch, use_tensor=True).float().cpu())
+    audio = torch.cat(parts).numpy()
     text = embedder.embed_text(prompts)
     cos = (audio * text).sum(1) / (np.linalg.norm(audio, axis=1) * np.linalg.norm(text, axis=1))
     values = [float(v) for v in np.clip(cos, -1.0, 1.0)]

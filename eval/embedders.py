@@ -7,8 +7,9 @@ fadtk does, in its order.
 2. Resample to 48 kHz. fadtk uses torchaudio's Kaiser-windowed sinc ("best"); torchaudio has no build
    for this project's CPU torch, so soxr's very-high-quality resampler stands in (both are
    transparent to well above 20 kHz; they differ in the last bits).
-3. Store as 16-bit PCM and read back: fadtk caches the resampled audio as a 16-bit WAV, read as
-   int16 / 32768. Writing rounds x * 32767 to the nearest integer after clipping to [-1, 1].
+3. Store as 16-bit PCM and read back: fadtk caches the resampled audio as a 16-bit WAV through
+   ``torchaudio.save`` (ffmpeg or sox when present: round(x * 32768), clipped to the int16 range) and
+   reads it as int16 / 32768. Writers differ by at most one step here (libsndfile floors instead).
 4. laion_clap's quantisation: clip to [-1, 1], multiply by 32767, truncate to int16, divide by 32767.
 5. Windows of 10 s (480,000 samples) starting every 1 s, ceil(length / 1 s) of them; a window that
    runs past the end is zero-padded. Nothing is dropped and short files are not padded to 10 s
@@ -50,7 +51,7 @@ def to_mono(audio: np.ndarray) -> np.ndarray:
 
 def pcm16_round_trip(x: np.ndarray) -> np.ndarray:
     """What a 16-bit WAV write and an int16 / 32768 read leave of float audio (step 3)."""
-    q = np.round(np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
+    q = np.clip(np.round(np.asarray(x, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
     return q.astype(np.float32) / 32768.0
 
 

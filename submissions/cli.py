@@ -9,7 +9,10 @@ from pathlib import Path
 def _validate(args: argparse.Namespace) -> int:
     from submissions.validate import validate
 
-    report = validate(args.package, args.prompts, max_clipped=args.max_clipped)
+    try:
+        report = validate(args.package, args.prompts, max_clipped=args.max_clipped)
+    except (OSError, ValueError) as err:
+        raise SystemExit(f"error: {err}") from err
     print(report)
     return 0 if report.ok else 1
 

@@ -17,6 +17,7 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -48,11 +49,13 @@ class Report:
 def read_prompt_ids(path: str | Path) -> list[str]:
     """Ids of an ``id,prompt`` CSV, in file order; raises ValueError on a malformed file."""
     path = Path(path)
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: spreadsheets write a BOM
         reader = csv.DictReader(f)
         if reader.fieldnames is None or "id" not in reader.fieldnames:
             raise ValueError(f"{path}: needs an 'id' column (id,prompt)")
         ids = [str(row["id"]).strip() for row in reader]
+    if not ids:
+        raise ValueError(f"{path}: no prompts")
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise ValueError(f"{path}: duplicate prompt ids {dupes}")
@@ -67,6 +70,9 @@ def _entries(package: Path, report: Report) -> dict[str, bytes] | None:
         out = {}
         for p in sorted(package.rglob("*")):
             rel = p.relative_to(package).as_posix()
+            if p.is_symlink():
+                report.errors.append(f"{rel}: a symbolic link; submit the files themselves")
+                continue
             if p.is_dir():
                 continue
             if "/" in rel:
@@ -94,7 +100,17 @@ def _entries(package: Path, report: Report) -> dict[str, bytes] | None:
             elif len(parts) != 1:
                 report.errors.append(f"{name}: inside a folder; the package must be flat")
             elif name not in out:
-                out[name] = archive.read(info)
+                try:
+                    out[name] = archive.read(info)
+                except (
+                    zipfile.BadZipFile,
+                    zlib.error,
+                    RuntimeError,
+                    NotImplementedError,
+                    EOFError,
+                    OSError,
+                ) as err:
+                    report.errors.append(f"{name}: cannot be extracted from the zip ({err})")
     return out
 
 
@@ -104,7 +120,7 @@ def check_audio(name: str, data: bytes, max_clipped: float) -> list[str]:
         info = sf.info(io.BytesIO(data))
     except (sf.LibsndfileError, RuntimeError, TypeError) as err:
         return [f"{name}: not a readable audio file ({err})"]
-    if info.format != "WAV":
+    if info.format not in ("WAV", "WAVEX"):  # WAVEX: the extensible header of >16-bit files
         return [f"{name}: a {info.format} file named .wav; submit WAV"]
     problems = []
     if info.samplerate != SAMPLE_RATE:

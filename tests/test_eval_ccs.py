@@ -23,6 +23,11 @@ def test_concepts_come_from_columns_or_from_the_text():
     found = concepts_for({"prompt": text})
     assert Concept("genre", "rock") in found and Concept("instrument", "electricguitar") in found
     assert Concept("mood", "energetic") in found and Concept("mood", "powerful") not in found
+    assert Concept("instrument", "guitar") not in found  # "electric guitar" is one concept, not two
+    assert extract_concepts("electric piano and acoustic guitar") == [  # vocabulary (frequency) order
+        Concept("instrument", "acousticguitar"),
+        Concept("instrument", "electricpiano"),
+    ]
     assert extract_concepts("A mellow jazz piece featuring soothing piano melodies, calm and relaxed.") == [
         Concept("genre", "jazz"),
         Concept("instrument", "piano"),

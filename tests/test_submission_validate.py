@@ -149,3 +149,37 @@ def test_command_line_reports_and_sets_the_exit_status(tmp_path, prompts):
     assert ok.returncode == 0 and "valid: 3 files" in ok.stdout
     fail = subprocess.run([*cmd, str(bad)], capture_output=True, text=True)
     assert fail.returncode == 1 and "missing 2 of 3 files" in fail.stdout
+
+
+def test_extensible_headers_boms_corrupt_members_and_links(tmp_path, prompts):
+    files = good_files()  # p001 gets the extensible header that ffmpeg and sox write above 16 bits
+    t = np.arange(int(10.5 * SR)) / SR
+    x = (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, np.stack([x, x]).T, SR, subtype="PCM_24", format="WAVEX")
+    files["p001.wav"] = buf.getvalue()
+    assert sf.info(io.BytesIO(files["p001.wav"])).format == "WAVEX"
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffid,prompt\n".encode() + "".join(f"{i},x\n" for i in IDS).encode())
+    assert validate(make_zip(tmp_path, list(files.items())), bom).ok
+
+    path = make_zip(tmp_path, list(good_files().items()), "corrupt.zip")
+    data = bytearray(path.read_bytes())
+    start = data.find(b"RIFF")
+    data[start + 2000 : start + 2010] = b"\xff" * 10  # damage one member's bytes (CRC mismatch)
+    path.write_bytes(bytes(data))
+    report = validate(path, prompts)
+    assert not report.ok and any("cannot be extracted" in e or "readable" in e for e in report.errors)
+
+    folder = tmp_path / "linked"
+    folder.mkdir()
+    for name, content in good_files().items():
+        (folder / name).write_bytes(content)
+    (tmp_path / "outside.wav").write_bytes(wav())
+    (folder / "p001.wav").unlink()
+    (folder / "p001.wav").symlink_to(tmp_path / "outside.wav")
+    assert any("symbolic link" in e for e in validate(folder, prompts).errors)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,prompt\n")
+    with pytest.raises(ValueError, match="no prompts"):
+        validate(folder, empty)

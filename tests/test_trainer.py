@@ -151,3 +151,10 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     a, b = torch.load(tmp_path / "one" / "final.pt"), torch.load(tmp_path / "two" / "final.pt")
     for name in a:
         torch.testing.assert_close(a[name], b[name], atol=1e-6, rtol=1e-5, msg=name)
+
+
+def test_config_values_are_checked():
+    with pytest.raises(ValueError, match="save_every"):
+        TrainConfig(save_every=0)
+    with pytest.raises(ValueError, match="schedule"):
+        TrainConfig(schedule="step")

@@ -61,3 +61,20 @@ def test_strict_loading_round_trip_and_errors(vae, tmp_path):
         load_vae(tmp_path / "nothing")
     with pytest.raises(ValueError, match="twice"):
         build_vae({**FULL_CONFIG, "decoder_input_channels": 32})
+
+
+def test_missing_or_extra_weights_are_refused(vae, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    vae.save_pretrained(tmp_path)
+    weights = tmp_path / "diffusion_pytorch_model.safetensors"
+    state = load_file(weights)
+    state.pop("decoder.block.0.res_unit1.conv1.bias")
+    save_file(state, weights)
+    with pytest.raises(ValueError, match="missing_keys"):
+        load_vae(tmp_path)
+    state["decoder.block.0.res_unit1.conv1.bias"] = torch.zeros(16)
+    state["junk.weight"] = torch.zeros(1)
+    save_file(state, weights)
+    with pytest.raises(ValueError, match="unexpected_keys"):
+        load_vae(tmp_path)

@@ -39,4 +39,5 @@ class EMA:
 
     def load_state_dict(self, state: dict) -> None:
         self.decay, self.updates = state["decay"], state["updates"]
-        self.shadow = {k: v.clone() for k, v in state["shadow"].items()}
+        # Checkpoints load on the CPU; the averages live where the model does.
+        self.shadow = {k: v.to(self.shadow[k].device).clone() for k, v in state["shadow"].items()}

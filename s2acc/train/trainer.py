@@ -6,6 +6,11 @@ EMA, checkpoints with ``save_state`` / ``load_state`` that resume exactly (the d
 seeded permutation per epoch, and a resumed run skips the batches already seen), metrics as JSON
 lines, and export of the EMA weights as ``model.safetensors`` + ``config.json``.
 
+Exact resume needs the dataset's own randomness (random crops, augmentation) to be a function of
+the item and the epoch, not of the global random state: a loader reads one batch ahead, so global
+draws made while loading shift across a checkpoint. Models may use the global state freely (dropout,
+diffusion noise), which is checkpointed.
+
 A non-finite loss on any process skips that optimiser step on every process (they agree through a
 gather, so DDP never waits on a missing all-reduce) and is logged; ``max_bad_steps`` in a row stop
 the run with an error naming the step.
@@ -53,8 +58,9 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"schedule must be cosine or constant, got {self.schedule!r}")
-        if self.max_steps < 1 or self.batch_size < 1 or self.grad_accum < 1:
-            raise ValueError("max_steps, batch_size and grad_accum must be >= 1")
+        for name in ("max_steps", "batch_size", "grad_accum", "save_every", "log_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -243,7 +249,7 @@ class Trainer:
                             self.optimizer.zero_grad(set_to_none=True)
                             p.skipped += 1
                             p.bad_in_row += 1
-                            self._log({"step": p.step, "skipped": "non-finite loss"})
+                            self._log({"step": p.step + 1, "skipped": "non-finite loss"})
                             if p.bad_in_row >= cfg.max_bad_steps:
                                 raise NonFiniteLossError(
                                     f"{p.bad_in_row} optimiser steps in a row had a non-finite loss "
@@ -261,10 +267,10 @@ class Trainer:
                             # torch warns when the first optimiser step is the one skipped.
                             warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
                             self.scheduler.step()
-                        bad_window = False
+                        bad_step, bad_window = bad_window, False
                         p.step += 1
                         bar.update(1)
-                        if p.step % cfg.log_every == 0 or p.step == cfg.max_steps:
+                        if (p.step % cfg.log_every == 0 or p.step == end) and not bad_step:
                             self._log(
                                 {
                                     "step": p.step,

@@ -23,6 +23,7 @@ def _window(n: int, device: str, dtype: torch.dtype) -> torch.Tensor:
 
 def _magnitude(x: torch.Tensor, n_fft: int) -> torch.Tensor:
     """|STFT| of (batch, samples), hop n_fft/4."""
+    x = x.float()  # stft has no bf16 kernel everywhere, and the loss wants full precision anyway
     spec = torch.stft(
         x, n_fft, hop_length=n_fft // 4, window=_window(n_fft, str(x.device), x.dtype), return_complex=True
     )

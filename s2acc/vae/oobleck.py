@@ -76,9 +76,15 @@ def load_vae(folder: str | Path):
     config = json.loads((folder / "config.json").read_text())
     if config.get("_class_name", "AutoencoderOobleck") != "AutoencoderOobleck":
         raise ValueError(f"{folder}: holds a {config['_class_name']}, not an AutoencoderOobleck")
-    # low_cpu_mem_usage=False: every parameter comes from the file, and a missing or unexpected key
-    # is an error rather than a silently random weight.
-    return AutoencoderOobleck.from_pretrained(folder, low_cpu_mem_usage=False).eval()
+    # diffusers only warns about missing, unexpected or mismatched keys (a missing weight stays random):
+    # ask for the loading report and refuse any of them.
+    vae, info = AutoencoderOobleck.from_pretrained(folder, low_cpu_mem_usage=False, output_loading_info=True)
+    problems = {
+        k: v for k, v in info.items() if v and k in ("missing_keys", "unexpected_keys", "mismatched_keys")
+    }
+    if problems:
+        raise ValueError(f"{folder}: weights do not match the config: {problems}")
+    return vae.eval()
 
 
 def _chunks(total: int, chunk: int, overlap: int) -> list[tuple[int, int, int, int]]:
