@@ -25,6 +25,8 @@ def folder_stats(folder: Path, embedder_name: str, seconds: float | None, device
     from eval.fad import stats_from_embeddings
     from s2acc.audio import read_audio
 
+    if not folder.is_dir():
+        raise SystemExit(f"error: {folder} is not a folder")
     params = {"device": device} if embedder_name == "clap-laion-music" else {}
     embedder = make_embedder(embedder_name, **params)
     cache = EmbeddingCache(folder / ".embeddings", embedder)
@@ -43,10 +45,19 @@ def folder_stats(folder: Path, embedder_name: str, seconds: float | None, device
 def _fad(args: argparse.Namespace) -> int:
     from eval.fad import EmbeddingStats, fad
 
-    generated = folder_stats(args.generated, args.embedder, SCORED_SECONDS, args.device)
+    reference = None
     if args.reference.is_file():
-        reference = EmbeddingStats.load(args.reference)
-    else:
+        try:
+            reference = EmbeddingStats.load(args.reference)
+        except ValueError as err:
+            raise SystemExit(f"error: {err}") from err
+        if reference.embedder != args.embedder:  # checked before any embedding is computed
+            raise SystemExit(
+                f"error: {args.reference} holds {reference.embedder!r} statistics; run with --embedder "
+                f"{reference.embedder}"
+            )
+    generated = folder_stats(args.generated, args.embedder, SCORED_SECONDS, args.device)
+    if reference is None:
         reference = folder_stats(args.reference, args.embedder, None, args.device)
         if args.save_reference:
             reference.save(args.save_reference)

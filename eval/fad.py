@@ -65,7 +65,7 @@ class EmbeddingStats:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 mu, cov = data["mu"], data["cov"]
-        except (OSError, KeyError, ValueError) as err:
+        except (OSError, KeyError, ValueError, TypeError, AttributeError) as err:  # TypeError: a bare .npy
             raise ValueError(f"{path}: not a FAD statistics file ({err})") from err
         if meta.get("format") != STATS_FORMAT:
             raise ValueError(f"{path}: unknown statistics format {meta.get('format')!r}")

@@ -54,3 +54,13 @@ def test_prompts_fad_and_rank_commands(tmp_path):
     entries.write_text("id,fad,clap,ccs\nours,0.45,0.30,0.85\n")
     ranked = run("rank", str(entries), "--published")
     assert ranked.returncode == 0 and "ours" in ranked.stdout and "e07" in ranked.stdout
+
+
+def test_fad_command_errors_name_the_problem(tmp_path):
+    missing = run("fad", str(tmp_path / "nope"), str(tmp_path / "nope2"), "--embedder", "mel-stats")
+    assert missing.returncode != 0 and "is not a folder" in missing.stderr
+    write_tones(tmp_path / "gen", [220, 330])
+    stats = tmp_path / "ref.npz"
+    EmbeddingStats(np.zeros(128), np.eye(128), 10, "mel-stats").save(stats)
+    wrong = run("fad", str(tmp_path / "gen"), str(stats), "--embedder", "clap-laion-music")
+    assert wrong.returncode != 0 and "--embedder mel-stats" in wrong.stderr
