@@ -211,7 +211,7 @@ class Qwen2AudioCaptioner:
     def caption(self, items: list[CaptionItem]) -> list[CaptionResult]:
         import torch
 
-        from s2acc.audio import resample
+        from s2acc.audio import mono_samples, resample
 
         if not items:
             return []
@@ -223,8 +223,7 @@ class Qwen2AudioCaptioner:
         ]
         audios = []
         for item in items:
-            mono = np.asarray(item.audio, np.float32)
-            mono = mono.mean(axis=0) if mono.ndim == 2 else mono
+            mono = mono_samples(item.audio)
             mono = resample(mono[None], item.sr, QWEN_SR)[0][: int(QWEN_MAX_SECONDS * QWEN_SR)]
             audios.append(mono)
         inputs = self.processor(

@@ -20,6 +20,7 @@ from data_pipeline.features import (
     TEMPO_BANDS,
     normalize_key,
 )
+from s2acc.synth.theory import PITCH_CLASSES
 
 WEIGHTS = {"tempo": 2.0, "key": 2.0, "tempo_feel": 1.0, "energy": 1.0, "brightness": 1.0, "density": 1.0}
 TEMPO_TOLERANCE = 0.05
@@ -70,7 +71,7 @@ def key_score(stated: str, measured: str | None) -> float | None:
         return None
     if stated == measured:
         return 1.0
-    pcs = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+    pcs = PITCH_CLASSES
     (s_tonic, s_mode), (m_tonic, m_mode) = stated.split(), measured.split()
     relative = (pcs.index(m_tonic) + (3 if m_mode == "minor" else -3)) % 12
     if s_mode != m_mode and pcs.index(s_tonic) == relative:

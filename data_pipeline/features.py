@@ -8,9 +8,8 @@ every segment (about 0.05 s per 10 s segment on one core):
 - tempo: autocorrelation of a log-mel spectral-flux envelope; the metrical level (half, double) is the
   autocorrelation peak nearest the rate of low-band (kick, bass) onsets, since the beat is usually
   where drums and bass strike, not where hi-hats subdivide or bars repeat;
-- key: Krumhansl-Schmuckler, i.e. the correlation of the mean chroma with the 24 rotated key profiles
-  (the Albrecht-Shanahan corpus profiles, which separate relative major/minor better than the
-  original probe-tone profiles);
+- key: Krumhansl-Schmuckler on the segment's mean chroma, with the lead-sheet stage's profiles
+  (:func:`s2acc.leadsheet.harmony.estimate_key`);
 - loudness: BS.1770 integrated loudness; energy: RMS level; brightness: spectral centroid and 85%
   roll-off of the long-term spectrum; density: onsets per second; percussiveness: the share of
   mel energy a median-filter harmonic/percussive split assigns to the percussive part; dynamic range:
@@ -28,7 +27,8 @@ import librosa
 import numpy as np
 from scipy.ndimage import median_filter
 
-from s2acc.audio import integrated_loudness, resample
+from s2acc.audio import integrated_loudness, mono_samples, resample
+from s2acc.leadsheet.harmony import estimate_key as key_from_chroma
 
 __all__ = [
     "BRIGHTNESS_BANDS",
@@ -46,7 +46,6 @@ __all__ = [
     "word_for",
 ]
 
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 FLATS = {
     "Db": "C#",
     "Eb": "D#",
@@ -76,10 +75,6 @@ N_MELS = 64
 LOW_BAND_HZ = 200.0  # kick drum and bass
 TEMPO_RANGE = (40.0, 240.0)
 OCTAVE_WIDTH = 0.6  # spread (in octaves) of the preference for the low-band onset rate
-
-# Albrecht & Shanahan (2013) key profiles, C-rooted: relative frequency of each pitch class.
-MAJOR_PROFILE = np.array([0.238, 0.006, 0.111, 0.006, 0.137, 0.094, 0.016, 0.214, 0.009, 0.080, 0.008, 0.081])
-MINOR_PROFILE = np.array([0.220, 0.006, 0.104, 0.123, 0.019, 0.103, 0.012, 0.214, 0.062, 0.022, 0.061, 0.052])
 
 
 def word_for(value: float | None, bands: tuple) -> str | None:
@@ -125,11 +120,6 @@ def normalize_key(key: str | None) -> str | None:
     tonic = FLATS.get(tonic, tonic)
     mode = match.group(3) or "maj"
     return f"{tonic} {'minor' if mode in ('minor', 'min', 'm') else 'major'}"
-
-
-def _mono(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio, dtype=np.float32)
-    return audio if audio.ndim == 1 else audio.mean(axis=0)
 
 
 def _flux(mel_db: np.ndarray) -> np.ndarray:
@@ -179,16 +169,7 @@ def estimate_key(mono: np.ndarray, sr: int) -> tuple[str | None, float]:
     if power.sum() <= 1e-10:
         return None, 0.0
     chroma = librosa.feature.chroma_stft(S=power, sr=KEY_SR, n_fft=KEY_FFT, tuning=0.0).mean(axis=1)
-    if np.ptp(chroma) < 1e-6:
-        return None, 0.0
-    profiles = np.stack(
-        [np.roll(p, k) for p in (MAJOR_PROFILE, MINOR_PROFILE) for k in range(12)]
-    )  # (24, 12): C..B major, then C..B minor
-    profiles = profiles - profiles.mean(axis=1, keepdims=True)
-    c = chroma - chroma.mean()
-    corr = profiles @ c / (np.linalg.norm(profiles, axis=1) * np.linalg.norm(c))
-    best = int(np.argmax(corr))
-    return f"{PITCH_CLASSES[best % 12]} {'major' if best < 12 else 'minor'}", float(corr[best])
+    return key_from_chroma(chroma)
 
 
 def _percussive_share(mel_power: np.ndarray) -> float:
@@ -235,7 +216,7 @@ def measure(
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 1:
         audio = audio[None, :]
-    mono = _mono(audio)
+    mono = mono_samples(audio)
     duration = len(mono) / sr
     y = resample(mono[None, :], sr, ANALYSIS_SR, quality="MQ")[0] if sr != ANALYSIS_SR else mono
     if len(y) < N_FFT:

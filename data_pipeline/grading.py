@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from s2acc.audio import integrated_loudness
+from s2acc.audio import integrated_loudness, mono_samples
 from s2acc.config import ConfigError
 
 ANALYSIS_SR = 44100
@@ -34,11 +34,6 @@ class Alignment(Protocol):
     def score(self, clips: list[np.ndarray], sr: int, captions: list[str]) -> list[float]: ...
 
 
-def _mono(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio, np.float32)
-    return audio if audio.ndim == 1 else audio.mean(axis=0)
-
-
 def _clipped_fraction(audio: np.ndarray) -> float:
     """Share of samples in runs of >= 3 consecutive samples at full scale (single peaks are fine)."""
     a = np.atleast_2d(np.abs(np.asarray(audio, np.float32)) >= CLIP_LEVEL)
@@ -48,7 +43,7 @@ def _clipped_fraction(audio: np.ndarray) -> float:
 
 def dsp_measures(audio: np.ndarray, sr: int) -> dict[str, float]:
     """The raw measurements behind :class:`DspQuality`, all finite."""
-    mono = _mono(audio)
+    mono = mono_samples(audio)
     if sr != ANALYSIS_SR:
         from s2acc.audio import resample
 

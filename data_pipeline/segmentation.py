@@ -29,6 +29,8 @@ import numpy as np
 from scipy.ndimage import median_filter
 from scipy.spatial.distance import cdist
 
+from s2acc.audio import mono_samples
+
 LABELS = ("intro", "verse", "chorus", "bridge", "inst", "outro")
 
 # What learned structure models call their sections, mapped onto the dataset's roles.
@@ -186,7 +188,7 @@ class SpectralSegmenter:
         beats: np.ndarray | None = None,
         downbeats: np.ndarray | None = None,
     ) -> list[Section]:
-        y = _mono(audio)
+        y = mono_samples(audio)
         duration = len(y) / sr
         if duration <= 0:
             raise ValueError("empty audio")
@@ -487,15 +489,6 @@ def _kmeans(x: np.ndarray, k: int, seed: int, restarts: int = 5, iters: int = 50
 
 
 # ------------------------------------------------------------------------------------ time helpers
-
-
-def _mono(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio, dtype=np.float32)
-    if audio.ndim == 1:
-        return audio
-    if audio.ndim == 2:
-        return audio.mean(axis=0)
-    raise ValueError(f"audio must be (samples,) or (channels, samples), got shape {audio.shape}")
 
 
 def _resample(y: np.ndarray, sr: int, target: int) -> np.ndarray:

@@ -48,12 +48,22 @@ class TrackStages:
         self.cfg, self.ctx, self.tables = cfg, ctx, tables
         self.ws = Workspace(ctx.out)
         self.sr = cfg.input.sample_rate
+        self._groups: dict[tuple[str, str], tuple[pd.DataFrame, dict]] = {}
 
     # ---------------------------------------------------------------------------------- helpers
 
+    def _rows(self, table: str, key: str) -> dict[str, pd.DataFrame]:
+        """``tables[table]`` grouped by ``key``, built once per table: a per-item scan of a
+        million-row table would make every stage quadratic in the dataset size."""
+        frame = self.tables[table]
+        cached = self._groups.get((table, key))
+        if cached is None or cached[0] is not frame:
+            cached = (frame, {k: g for k, g in frame.groupby(key, sort=False)})
+            self._groups[(table, key)] = cached
+        return cached[1]
+
     def _track(self, track_id: str) -> pd.Series:
-        tracks = self.tables["ingest"]
-        return tracks.loc[tracks["track_id"] == track_id].iloc[0]
+        return self._rows("ingest", "track_id")[track_id].iloc[0]
 
     def audio(self, track_id: str) -> np.ndarray:
         return load_track(self._track(track_id)["path"], self.sr)
@@ -61,15 +71,14 @@ class TrackStages:
     def harmonic(self, track_id: str) -> np.ndarray | None:
         from data_pipeline.separation import HARMONIC_STEM
 
-        sep = self.tables.get("separate")
-        if sep is None or track_id not in set(sep["track_id"]):
+        if "separate" not in self.tables or track_id not in self._rows("separate", "track_id"):
             return None
         path = self.ws.stem_path(track_id, HARMONIC_STEM[self.cfg.separate.backend])
         return read_audio(path)[0] if path.exists() else None
 
     def segments_of(self, track_id: str) -> pd.DataFrame:
-        seg = self.tables["segment"]
-        return seg[seg["track_id"] == track_id].sort_values("seg_idx")
+        rows = self._rows("segment", "track_id").get(track_id)
+        return rows.sort_values("seg_idx") if rows is not None else self.tables["segment"].iloc[:0]
 
     def _clip(self, audio: np.ndarray, row) -> np.ndarray:
         return audio[:, int(round(row.start * self.sr)) : int(round(row.end * self.sr))]
@@ -261,18 +270,18 @@ class TrackStages:
 
     def grade(self, track_id: str) -> list[dict]:
         audio = self.audio(track_id)
-        captions = self.tables["caption"].set_index("segment_id")
+        captions = self._rows("caption", "segment_id")
         segments = list(self.segments_of(track_id).itertuples())
-        segments = [s for s in segments if s.segment_id in captions.index]
+        segments = [s for s in segments if s.segment_id in captions]
         if not segments:
             raise ItemError(f"track {track_id}: no captioned segment to grade")
         clips = [self._clip(audio, s) for s in segments]
-        texts = [str(captions.loc[s.segment_id, "caption"]) for s in segments]
+        texts = [str(captions[s.segment_id]["caption"].iloc[0]) for s in segments]
         aes = []
         for i in range(0, len(clips), self.cfg.grade.batch_size):
             aes += self.aesthetics.score(clips[i : i + self.cfg.grade.batch_size], self.sr)
         if self.alignment is None:
-            align = [caption_consistency(captions.loc[s.segment_id]) for s in segments]
+            align = [caption_consistency(captions[s.segment_id].iloc[0]) for s in segments]
         else:
             align = []
             for i in range(0, len(clips), self.cfg.grade.batch_size):

@@ -135,10 +135,9 @@ class QwenAudioJudge:
         """(len(questions), 2) logits of "Yes" and "No" for the first answer token."""
         import torch
 
-        from s2acc.audio import resample
+        from s2acc.audio import mono_samples, resample
 
-        mono = np.asarray(audio, np.float32)
-        mono = mono.mean(axis=0) if mono.ndim == 2 else mono
+        mono = mono_samples(audio)
         mono = resample(mono[None], sr, JUDGE_SR)[0] if sr != JUDGE_SR else mono
         texts = [
             self.processor.apply_chat_template(

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from s2acc.audio import resample
+from s2acc.audio import mono_samples, resample
 from s2acc.clap import CLAP_SR, CLAP_WINDOW
 
 HOP_SECONDS = 1.0
@@ -42,11 +42,6 @@ class Embedder(Protocol):
     checkpoint_sha256: str | None
 
     def embed(self, audio: np.ndarray, sr: int) -> np.ndarray: ...
-
-
-def to_mono(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio, np.float32)
-    return audio if audio.ndim == 1 else audio.mean(axis=0)
 
 
 def pcm16_round_trip(x: np.ndarray) -> np.ndarray:
@@ -63,7 +58,7 @@ def laion_quantize(x: np.ndarray) -> np.ndarray:
 
 def fadtk_clap_audio(audio: np.ndarray, sr: int) -> np.ndarray:
     """Steps 1-4: the mono 48 kHz float32 signal fadtk's CLAP model windows."""
-    mono = to_mono(audio)
+    mono = mono_samples(audio)
     if sr != CLAP_SR:
         mono = resample(mono[None], sr, CLAP_SR, quality="VHQ")[0]
     return laion_quantize(pcm16_round_trip(mono))
@@ -123,7 +118,7 @@ class MelStatsEmbedder:
         self._window = np.hanning(self.N_FFT + 1)[:-1].astype(np.float32)
 
     def embed(self, audio: np.ndarray, sr: int) -> np.ndarray:
-        mono = to_mono(audio)
+        mono = mono_samples(audio)
         if sr != self.SR:
             mono = resample(mono[None], sr, self.SR)[0]
         feats = []

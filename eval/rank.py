@@ -54,9 +54,8 @@ def borda(table: pd.DataFrame, metrics: dict[str, bool] = METRICS) -> pd.DataFra
         )
     out["borda"] = out[[f"{m}_rank" for m in metrics]].sum(axis=1)
     out["place"] = out["borda"].rank(ascending=True, method="min").astype(int)
-    return out.sort_values(["place", *([c for c in ("id",) if c in out.columns])], kind="stable").reset_index(
-        drop=True
-    )
+    order = ["place", "id"] if "id" in out.columns else ["place"]
+    return out.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 def place_among_published(run: dict, track: str = "e") -> pd.DataFrame:

@@ -27,6 +27,7 @@ __all__ = [
     "crop_or_pad",
     "info",
     "integrated_loudness",
+    "mono_samples",
     "normalize_loudness",
     "read_audio",
     "resample",
@@ -165,6 +166,16 @@ def resample(audio: np.ndarray, orig_sr: int, target_sr: int, quality: str = "HQ
 def to_mono(audio: np.ndarray) -> np.ndarray:
     """Average the channels, keeping a channel axis of size 1."""
     return audio.mean(axis=0, keepdims=True, dtype=np.float32)
+
+
+def mono_samples(audio: np.ndarray) -> np.ndarray:
+    """A float32 ``(samples,)`` signal from ``(samples,)`` or ``(channels, samples)`` audio (channel mean)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 1:
+        return audio
+    if audio.ndim == 2:
+        return audio.mean(axis=0)
+    raise ValueError(f"audio must be (samples,) or (channels, samples), got shape {audio.shape}")
 
 
 def to_stereo(audio: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import soundfile as sf
+from launch import accelerate_launch
 
 from data_pipeline.config import DataConfig
 from data_pipeline.metadata import read_mtg_tsv
@@ -221,9 +222,9 @@ def test_every_bad_input_is_a_failure_with_its_reason_and_good_items_go_through(
 # ------------------------------------------------------------------------------- kill, resume, processes
 
 
-def _cli(cfg_path: Path, out: Path, *extra: str) -> list[str]:
+def _cli(cfg_path: Path, out: Path, *extra: str, launcher: tuple[str, ...] = (sys.executable,)) -> list[str]:
     return [
-        sys.executable,
+        *launcher,
         "-m",
         "s2acc",
         "data",
@@ -269,29 +270,7 @@ def test_a_run_killed_at_random_points_resumes_to_the_same_tables(reference_run,
 def test_two_processes_under_accelerate_give_the_same_tables(reference_run, corpus, tmp_path):
     cfg_path = _write_cfg(corpus, tmp_path / "cfg.yaml")
     out = tmp_path / "ddp"
-    accelerate = Path(sys.executable).with_name("accelerate")
-    cmd = [
-        str(accelerate),
-        "launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "-m",
-        "s2acc",
-        "data",
-        "run",
-        "--config",
-        str(cfg_path),
-        "--out",
-        str(out),
-        "--quiet",
-    ]
+    cmd = _cli(cfg_path, out, launcher=tuple(accelerate_launch(2)))
     subprocess.run(cmd, env=dict(os.environ, HF_HUB_OFFLINE="1"), check=True, timeout=600)
     parts = list((out / "work").glob("separate-*/rows/part-*.parquet"))
     assert {p.name.split("-")[1] for p in parts} == {"000", "001"}  # both processes did work

@@ -6,6 +6,7 @@ import json
 
 import pytest
 import torch
+from launch import accelerate_launch
 from safetensors.torch import load_file
 from torch import nn
 from torch.utils.data import TensorDataset
@@ -124,24 +125,8 @@ def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
         timeout=300,
     )
     assert "processes=1" in one.stdout, one.stderr[-2000:]
-    accelerate = str(Path(sys.executable).with_name("accelerate"))
     two = subprocess.run(
-        [
-            accelerate,
-            "launch",
-            "--multi_gpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            script,
-            str(tmp_path / "two"),
-            "4",
-        ],
+        [*accelerate_launch(2), script, str(tmp_path / "two"), "4"],
         env=env,
         capture_output=True,
         text=True,

@@ -38,11 +38,6 @@ def resolve_backend(backend: str) -> str:
     return "librosa"
 
 
-def _mono(audio: np.ndarray) -> np.ndarray:
-    audio = np.asarray(audio, np.float32)
-    return audio if audio.ndim == 1 else audio.mean(axis=0)
-
-
 def _at_frames(values: np.ndarray, rate: float, n_frames: int, frame_rate: float) -> np.ndarray:
     """Resample a (..., T) series at ``rate`` to the centres of ``n_frames`` frames (linear)."""
     src = np.arange(values.shape[-1]) / rate
@@ -64,25 +59,27 @@ def extract_leadsheet(
     ``harmonic`` is the pitched part from separation (same rate and length), used for chords, key and
     melody; without it the mix is used.
     """
-    from s2acc.audio import resample
+    from s2acc.audio import mono_samples, resample
     from s2acc.leadsheet import beats as beat_mod
     from s2acc.leadsheet import harmony, melody
     from s2acc.leadsheet.sheet import event_frames, interval_frames
 
     name = resolve_backend(backend)
-    mix = _mono(audio)
-    pitched = mix if harmonic is None else _mono(harmonic)
+    mix = mono_samples(audio)
+    pitched = mix if harmonic is None else mono_samples(harmonic)
     duration = len(mix) / sr
     n_frames = max(1, int(np.ceil(duration * frame_rate - 1e-9)))
-    y = resample(mix[None], sr, harmony.ANALYSIS_SR)[0] if sr != harmony.ANALYSIS_SR else mix
-    yh = resample(pitched[None], sr, harmony.ANALYSIS_SR)[0] if sr != harmony.ANALYSIS_SR else pitched
 
+    def at_rate(x: np.ndarray, rate: int) -> np.ndarray:
+        return x if sr == rate else resample(x[None], sr, rate)[0]
+
+    yh = at_rate(pitched, harmony.ANALYSIS_SR)
     chroma = harmony.chroma(yh)
     chroma_rate = harmony.ANALYSIS_SR / harmony.HOP
     if name == "madmom":
-        x = mix if sr == beat_mod.SR else resample(mix[None], sr, beat_mod.SR)[0]
-        beat = beat_mod.track_madmom(x)
-    else:
+        beat = beat_mod.track_madmom(at_rate(mix, beat_mod.SR))
+    else:  # the mix at the analysis rate is only needed here, and is yh already without a stem
+        y = yh if harmonic is None else at_rate(mix, harmony.ANALYSIS_SR)
         beat = beat_mod.track_librosa(y, harmony.ANALYSIS_SR, chroma=chroma)
 
     rms = np.sqrt(np.mean(yh[: (len(yh) // harmony.HOP) * harmony.HOP].reshape(-1, harmony.HOP) ** 2, axis=1))

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+from s2acc.synth.theory import PITCH_CLASSES
+
 # Chord classes: 0-11 major on C..B, 12-23 minor on C..B, 24 no chord (mir_eval's "N").
 CHORD_LABELS = tuple(f"{p}:maj" for p in PITCH_CLASSES) + tuple(f"{p}:min" for p in PITCH_CLASSES) + ("N",)
 NO_CHORD = 24

@@ -173,9 +173,14 @@ class Trainer:
     def checkpoint_dir(self) -> Path:
         return self.out / "checkpoints"
 
+    def complete_checkpoints(self) -> list[Path]:
+        """Checkpoint folders that finished writing, oldest first."""
+        done = [p.parent for p in self.checkpoint_dir.glob("step-*/.complete")]
+        return sorted(done, key=lambda p: int(p.name[5:]))
+
     def latest_checkpoint(self) -> Path | None:
-        done = sorted(self.checkpoint_dir.glob("step-*/.complete"), key=lambda p: int(p.parent.name[5:]))
-        return done[-1].parent if done else None
+        done = self.complete_checkpoints()
+        return done[-1] if done else None
 
     def save(self) -> Path:
         path = self.checkpoint_dir / f"step-{self.progress.step:08d}"
@@ -183,9 +188,8 @@ class Trainer:
         self.accelerator.wait_for_everyone()
         if self.accelerator.is_main_process:
             (path / ".complete").touch()  # a checkpoint cut off mid-write is never resumed from
-            done = sorted(self.checkpoint_dir.glob("step-*/.complete"), key=lambda p: int(p.parent.name[5:]))
-            for old in done[: -self.cfg.keep_checkpoints]:
-                shutil.rmtree(old.parent, ignore_errors=True)
+            for old in self.complete_checkpoints()[: -self.cfg.keep_checkpoints]:
+                shutil.rmtree(old, ignore_errors=True)
         self.accelerator.wait_for_everyone()
         return path
 
