@@ -13,8 +13,10 @@ OFFLINE    := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_HUB_DISABLE_TELEMETRY=1
 DEMO_DIR   ?= runs/demo
 DATA_CONFIG ?= configs/data/attm.yaml
 PROCESSES  ?= 1
+VAE_CONFIG ?= configs/vae/s2acc.yaml
+LAUNCH     := $(VENV)/bin/accelerate launch --multi_gpu --num_processes $(PROCESSES) -m s2acc
 
-.PHONY: venv test test-fast demo synth dataset bench lint clean
+.PHONY: venv test test-fast demo synth dataset train-vae bench lint clean
 
 venv: $(STAMP)
 
@@ -48,7 +50,15 @@ dataset: $(STAMP)
 ifeq ($(PROCESSES),1)
 	$(VENV)/bin/s2acc data run --config $(DATA_CONFIG)
 else
-	$(VENV)/bin/accelerate launch --multi_gpu --num_processes $(PROCESSES) -m s2acc data run --config $(DATA_CONFIG)
+	$(LAUNCH) data run --config $(DATA_CONFIG)
+endif
+
+# Lead-sheet-distilled VAE fine-tuning on the graded dataset; PROCESSES>1 runs under accelerate.
+train-vae: $(STAMP)
+ifeq ($(PROCESSES),1)
+	$(VENV)/bin/s2acc train-vae --config $(VAE_CONFIG)
+else
+	$(LAUNCH) train-vae --config $(VAE_CONFIG)
 endif
 
 bench: $(STAMP)

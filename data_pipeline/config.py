@@ -12,7 +12,9 @@ from typing import ClassVar
 
 from s2acc.config import ConfigError
 
-STAGES = ("ingest", "separate", "leadsheet", "segment", "caption", "grade", "select")
+STAGES = ("ingest", "separate", "leadsheet", "segment", "caption", "grade", "select", "encode")
+# encode needs a trained VAE, so it runs only when asked for (--stages encode, or the config's stages).
+DEFAULT_STAGES = STAGES[:-1]
 AUDIO_EXTENSIONS = [".mp3", ".ogg", ".wav", ".flac"]
 
 
@@ -78,13 +80,24 @@ class SelectConfig:
 
 
 @dataclass
+class EncodeConfig:
+    vae: str = ""  # an export of s2acc train-vae, a registry name (stable-audio-open-vae), or tiny/full
+    dtype: str = "float16"  # latent shards' storage type: float16 | float32
+    chunk_frames: int = 256  # long segments are coded in chunks of this many latent frames (seamless)
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float16", "float32"):
+            raise ConfigError(f"encode.dtype must be float16 or float32, got {self.dtype!r}")
+
+
+@dataclass
 class DataConfig:
     """Where the audio is, where the dataset goes, and how each stage runs."""
 
     KIND: ClassVar[str] = "data"
 
     out: str = "runs/data"
-    stages: list[str] = field(default_factory=lambda: list(STAGES))
+    stages: list[str] = field(default_factory=lambda: list(DEFAULT_STAGES))
     flush_every: int = 8  # items per output part: a killed run loses at most this many per process
     input: InputConfig = field(default_factory=InputConfig)
     separate: SeparateConfig = field(default_factory=SeparateConfig)
@@ -93,6 +106,7 @@ class DataConfig:
     caption: CaptionConfig = field(default_factory=CaptionConfig)
     grade: GradeConfig = field(default_factory=GradeConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
+    encode: EncodeConfig = field(default_factory=EncodeConfig)
 
     def __post_init__(self) -> None:
         unknown = [s for s in self.stages if s not in STAGES]

@@ -8,6 +8,8 @@ Outputs in ``cfg.out``::
     leadsheets/{track}.npz       frame-level lead-sheet arrays
     dataset.parquet              every graded segment with scores, rank, selected, split
     train.parquet, val.parquet   the selected segments, split by track
+    encode.parquet, latents/     with the encode stage: one safetensors shard of latents per track,
+                                 and latents/stats.json (per-channel mean and std of the train split)
     work/                        resumable parts (and the stem cache unless stems are kept)
 """
 
@@ -43,6 +45,7 @@ ROW_KEY = {
     "segment": "segment_id",
     "caption": "segment_id",
     "grade": "segment_id",
+    "encode": "segment_id",
 }
 
 
@@ -57,8 +60,24 @@ def stage_hashes(cfg: DataConfig) -> dict[str, str]:
                 **section,
                 "tags": [cfg.input.tags_tsv, cfg.input.tags_table, cfg.input.reference_captions],
             }
-        hashes[stage] = previous = stage_hash(stage, section, previous)
+        if stage == "encode":  # the selection does not change what is encoded; the VAE's weights do
+            hashes[stage] = stage_hash(stage, section, hashes["grade"], vae_fingerprint(cfg.encode.vae))
+        else:
+            hashes[stage] = previous = stage_hash(stage, section, previous)
     return hashes
+
+
+def vae_fingerprint(spec: str) -> list:
+    """Names, sizes and modification times of a VAE folder's files: a retrained export at the same
+    path gets a new encode hash."""
+    folder = Path(spec)
+    if not folder.is_dir():
+        return [spec]
+    return sorted(
+        (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file()
+    )
 
 
 class Pipeline:
@@ -132,6 +151,8 @@ class Pipeline:
                 start = time.perf_counter()
                 self._select()
                 self.timings["select"] = {"wall_seconds": round(time.perf_counter() - start, 3)}
+            elif stage == "encode":
+                self._encode(steps)
         self.ctx.barrier()
         if self.ctx.is_main:
             self._write_failures()
@@ -173,6 +194,22 @@ class Pipeline:
         chosen = dataset[dataset["selected"]]
         write_table(chosen[chosen["split"] == "train"].reset_index(drop=True), self.out / "train.parquet")
         write_table(chosen[chosen["split"] == "val"].reset_index(drop=True), self.out / "val.parquet")
+
+    def _encode(self, steps: TrackStages) -> None:
+        from data_pipeline.encoding import latent_stats
+
+        if not self.cfg.encode.vae:
+            raise ConfigError(
+                "encode.vae is empty: name the VAE to encode with (an export folder or registry name)"
+            )
+        self.ctx.barrier()  # select (main process only) writes dataset.parquet
+        self.tables.setdefault("ingest", self._load("ingest"))
+        self.tables["dataset"] = self._load("dataset")
+        items = sorted(set(self.tables["dataset"]["track_id"].astype(str)))
+        self.tables["encode"] = self._run("encode", items, steps.encode, ROW_KEY["encode"])
+        if self.ctx.is_main:
+            stats = latent_stats(self.out, self.tables["encode"], self.tables["dataset"], self.cfg.encode.vae)
+            (self.out / "latents" / "stats.json").write_text(json.dumps(stats, indent=1))
 
     def _write_failures(self) -> None:
         parts = [pd.read_parquet(p) for p in sorted((self.out / "work" / "failures").glob("*.parquet"))]

@@ -302,6 +302,41 @@ class TrackStages:
             )
         return rows
 
+    # -------------------------------------------------------------------------------- encode
+
+    @cached_property
+    def vae(self):
+        from s2acc.vae import open_vae
+
+        return open_vae(self.cfg.encode.vae).to(self.ctx.device)
+
+    def encode(self, track_id: str) -> list[dict]:
+        import torch
+        from safetensors.torch import save_file
+
+        from data_pipeline.encoding import encode_segments
+
+        enc = self.cfg.encode
+        segments = self._rows("dataset", "track_id")[track_id].sort_values("segment_id")
+        latents = encode_segments(
+            self.vae, self.audio(track_id), self.sr, segments, enc.chunk_frames, self.ctx.device
+        )
+        path = self.ws.out / "latents" / f"{safe_name(track_id)}.safetensors"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        save_file({k: v.to(getattr(torch, enc.dtype)).contiguous() for k, v in latents.items()}, str(tmp))
+        tmp.replace(path)
+        return [
+            {
+                "segment_id": segment_id,
+                "track_id": track_id,
+                "latent_file": str(path.relative_to(self.ctx.out)),
+                "frames": int(z.shape[1]),
+                "latent_dim": int(z.shape[0]),
+            }
+            for segment_id, z in latents.items()
+        ]
+
 
 def caption_consistency(row: pd.Series) -> float | None:
     """The offline alignment: the lower consistency of the segment's caption and the track's reference

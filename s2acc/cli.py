@@ -3,6 +3,8 @@
     s2acc synth --config configs/synth/demo.yaml --out data/synth defects=0.25
     s2acc weights list | verify [NAME ...] | fetch NAME ... | fetch --all
     s2acc config show configs/synth/demo.yaml n_tracks=4
+    s2acc train-vae --config configs/vae/demo.yaml loss.distill=0
+    s2acc vae eval runs/vae-demo/export --dataset runs/demo/dataset
 
 Packages built on s2acc add subcommands through the ``s2acc.commands`` entry-point group: each entry
 is a function ``register(subparsers)`` that adds its parser and sets ``func`` on it.
@@ -216,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_weights(sub)
     _add_config(sub)
     _add_doctor(sub)
+    from s2acc.vae.cli import register as add_vae_commands
+
+    add_vae_commands(sub)
     for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         ep.load()(sub)
     return parser

@@ -142,8 +142,10 @@ def from_dict(cls: type[T], data: dict, prefix: str = "") -> T:
     kwargs = {k: _convert(v, fields[k][1], prefix + k) for k, v in data.items()}
     try:
         return cls(**kwargs)
-    except TypeError as err:  # a required field without a default
-        raise ConfigError(f"{prefix or cls.__name__}: {err}") from err
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as err:  # a required field without a default, or a value refused
+        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {err}") from err
 
 
 def to_dict(cfg: Any) -> dict:

@@ -45,3 +45,31 @@ def clap_model(tmp_path_factory):
     from s2acc.clap import build_clap_module
 
     return build_clap_module(config, tokenizer)
+
+
+@pytest.fixture(scope="session")
+def graded_dataset(tmp_path_factory):
+    """A finished dataset folder (the real pipeline, offline backends) from three short synthetic
+    tracks: what the VAE's training, evaluation and encode stage read."""
+    from data_pipeline.config import DataConfig
+    from data_pipeline.pipeline import run_pipeline
+    from s2acc.config import from_dict
+    from s2acc.synth.corpus import SynthConfig, generate_corpus
+
+    corpus = tmp_path_factory.mktemp("vae_corpus")
+    generate_corpus(
+        SynthConfig(seed=5, n_tracks=3, min_seconds=14, max_seconds=16, format="wav", defects=0.0),
+        corpus,
+        progress=False,
+        workers=1,
+    )
+    out = tmp_path_factory.mktemp("vae_dataset")
+    cfg = {
+        "out": str(out),
+        "input": {"root": str(corpus), "tags_table": str(corpus / "truth.parquet")},
+        "leadsheet": {"backend": "librosa"},
+        "segment": {"min_seconds": 4.0, "max_seconds": 8.0},
+        "select": {"fraction": 0.5, "val_fraction": 0.34, "seed": 1},
+    }
+    run_pipeline(from_dict(DataConfig, cfg), progress=False)
+    return out

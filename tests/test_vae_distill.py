@@ -77,3 +77,15 @@ def test_prediction_head_learns_the_classes_from_informative_latents(sheet):
         opt.step()
     accuracy = (head(z)["chord"].argmax(1) == targets["chord"]).float().mean()
     assert accuracy > 0.9
+
+
+def test_a_constant_offset_cannot_fake_the_alignment():
+    # An encoder that adds one offset everywhere and a projector that ignores its input agree
+    # perfectly under a plain cosine; centred, they share nothing.
+    offset = torch.randn(1, 16, 1)
+    z = offset + 0.01 * torch.randn(4, 16, 40)
+    p = offset.expand(4, 16, 40)
+    assert alignment_loss(z, p, centre=False).item() < 0.01
+    assert alignment_loss(z, p).item() == pytest.approx(1.0, abs=0.05)
+    varying = torch.randn(4, 16, 40)
+    assert alignment_loss(offset + varying, 3 * varying).item() == pytest.approx(0.0, abs=1e-5)

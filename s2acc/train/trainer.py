@@ -4,7 +4,13 @@ One loop for every model: the model supplies ``loss_fn(model, batch) -> (loss, l
 the rest: mixed precision, gradient accumulation and clipping, AdamW with warm-up and cosine decay,
 EMA, checkpoints with ``save_state`` / ``load_state`` that resume exactly (the data order is a
 seeded permutation per epoch, and a resumed run skips the batches already seen), metrics as JSON
-lines, and export of the EMA weights as ``model.safetensors`` + ``config.json``.
+lines plus a tracker (TensorBoard by default), and export of the EMA weights as ``model.safetensors`` +
+``config.json``.
+
+A model may shape its own optimisation: ``param_groups()`` gives AdamW per-group settings (a GAN's
+discriminator its own learning rate), and the trainer's ``export_state`` picks what is exported (the
+VAE without its training-only heads). ``callbacks`` run after every optimiser step, on every process
+(demo reconstructions, generations); each decides for itself when and where to act.
 
 Exact resume needs the dataset's own randomness (random crops, augmentation) to be a function of
 the item and the epoch, not of the global random state: a loader reads one batch ahead, so global
@@ -54,10 +60,13 @@ class TrainConfig:
     seed: int = 0
     max_bad_steps: int = 5
     num_workers: int = 0
+    tracker: str = "tensorboard"  # tensorboard | wandb | none (metrics.jsonl is always written)
 
     def __post_init__(self) -> None:
         if self.schedule not in ("cosine", "constant"):
             raise ValueError(f"schedule must be cosine or constant, got {self.schedule!r}")
+        if self.tracker not in ("tensorboard", "wandb", "none"):
+            raise ValueError(f"tracker must be tensorboard, wandb or none, got {self.tracker!r}")
         for name in ("max_steps", "batch_size", "grad_accum", "save_every", "log_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -126,13 +135,18 @@ class Trainer:
         collate_fn: Callable | None = None,
         export_config: dict | None = None,
         progress_bar: bool = True,
+        export_state: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+        callbacks: list[Callable[[Trainer], None]] | None = None,
     ):
         from accelerate import Accelerator
         from accelerate.utils import set_seed
 
         self.cfg, self.loss_fn, self.out = cfg, loss_fn, Path(out)
         self.export_config = export_config or {}
+        self.export_state = export_state or (lambda state: state)
+        self.callbacks = list(callbacks or [])
         self.accelerator = Accelerator(
+            log_with=None if cfg.tracker == "none" else cfg.tracker,
             gradient_accumulation_steps=cfg.grad_accum,
             mixed_precision=cfg.mixed_precision,
             project_dir=str(self.out),
@@ -141,6 +155,7 @@ class Trainer:
             cpu=not torch.cuda.is_available(),
         )
         set_seed(cfg.seed)
+        self.dataset = dataset
         self.sampler = EpochPermutation(len(dataset), cfg.seed)
         loader = DataLoader(
             dataset,
@@ -155,8 +170,9 @@ class Trainer:
         )
         if len(loader) == 0:
             raise ValueError(f"{len(dataset)} examples make no full batch of {cfg.batch_size}")
+        params = model.param_groups() if hasattr(model, "param_groups") else model.parameters()
         optimizer = torch.optim.AdamW(
-            model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
+            params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
         )
         self.model, self.optimizer, self.loader = self.accelerator.prepare(model, optimizer, loader)
         # The schedule steps once per optimiser step, on every process alike: not prepared.
@@ -166,6 +182,8 @@ class Trainer:
         for obj in (self.scheduler, self.ema, self.progress):
             self.accelerator.register_for_checkpointing(obj)
         self.show_progress = progress_bar
+        if cfg.tracker != "none":
+            self.accelerator.init_trackers("train", config={k: str(v) for k, v in asdict(cfg).items()})
 
     # ------------------------------------------------------------------------------ checkpoints
 
@@ -207,9 +225,8 @@ class Trainer:
         folder = Path(folder or self.out / "export")
         if self.accelerator.is_main_process:
             folder.mkdir(parents=True, exist_ok=True)
-            save_file(
-                {k: v.contiguous() for k, v in self.ema.shadow.items()}, str(folder / "model.safetensors")
-            )
+            state = self.export_state(dict(self.ema.shadow))
+            save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "model.safetensors"))
             meta = {**self.export_config, "train_step": self.progress.step, "ema_decay": self.cfg.ema_decay}
             (folder / "config.json").write_text(json.dumps(meta, indent=1, default=str))
         self.accelerator.wait_for_everyone()
@@ -218,10 +235,18 @@ class Trainer:
     # ------------------------------------------------------------------------------------ loop
 
     def _log(self, record: dict) -> None:
+        if self.cfg.tracker != "none":
+            scalars = {k: v for k, v in record.items() if k != "step" and isinstance(v, int | float)}
+            if scalars:
+                self.accelerator.log(scalars, step=record["step"])
         if self.accelerator.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)
             with open(self.out / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
+
+    @property
+    def unwrapped(self) -> nn.Module:
+        return self.accelerator.unwrap_model(self.model)
 
     def _all_finite(self, loss: torch.Tensor) -> bool:
         flag = torch.tensor([float(torch.isfinite(loss).all())], device=self.accelerator.device)
@@ -239,6 +264,8 @@ class Trainer:
         bad_window = False
         while p.step < end:
             self.loader.set_epoch(p.epoch)
+            if hasattr(self.dataset, "set_epoch"):  # per-epoch random crops (see the module docstring)
+                self.dataset.set_epoch(p.epoch)
             loader = acc.skip_first_batches(self.loader, p.micro) if p.micro else self.loader
             for batch in loader:
                 p.micro += 1
@@ -283,6 +310,8 @@ class Trainer:
                                     **logs,
                                 }
                             )
+                        for callback in self.callbacks:
+                            callback(self)
                         if p.step % cfg.save_every == 0 or p.step == end:
                             self.save()
                         if p.step >= end:
@@ -291,4 +320,6 @@ class Trainer:
                 p.epoch += 1
                 p.micro = 0
         bar.close()
+        if cfg.tracker != "none":
+            self.accelerator.end_training()
         return p

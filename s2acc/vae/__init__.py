@@ -9,6 +9,17 @@ from s2acc.vae.oobleck import (
     decode,
     encode,
     load_vae,
+    open_vae,
 )
 
-__all__ = ["FULL_CONFIG", "HOP", "LATENT_RATE", "TINY_CONFIG", "build_vae", "decode", "encode", "load_vae"]
+__all__ = [
+    "FULL_CONFIG",
+    "HOP",
+    "LATENT_RATE",
+    "TINY_CONFIG",
+    "build_vae",
+    "decode",
+    "encode",
+    "load_vae",
+    "open_vae",
+]

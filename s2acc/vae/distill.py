@@ -5,7 +5,8 @@ Targets (per latent frame, from :class:`s2acc.leadsheet.LeadSheet`, whose arrays
 when unvoiced) and voicing, beat, downbeat and onset strength: 53 features.
 
 - ``align`` (the default, Semantic-VAE style): a small conv stack projects the features into the
-  latent space and the loss is the mean over frames of 1 - cos(z_mean, projection). The projector is
+  latent space and the loss is the mean over frames of 1 - cos(z_mean, projection), both centred
+  over the batch (see :func:`alignment_loss`). The projector is
   trained with the VAE and dropped after; the encoder is what learns to carry the structure.
 - ``predict`` (the opposite direction): a small head predicts chord class, pitch class (13 with
   "unvoiced") and beat presence from the latents, with cross-entropy; the head is dropped after.
@@ -78,14 +79,24 @@ class LeadSheetProjector(nn.Module):
 
 
 def alignment_loss(
-    z_mean: torch.Tensor, projected: torch.Tensor, mask: torch.Tensor | None = None
+    z_mean: torch.Tensor, projected: torch.Tensor, mask: torch.Tensor | None = None, centre: bool = True
 ) -> torch.Tensor:
-    """Mean over frames of 1 - cos(z, p), cosine over the latent dimension; ``mask`` (batch, frames)."""
+    """Mean over frames of 1 - cos(z, p), cosine over the latent dimension; ``mask`` (batch, frames).
+
+    ``centre`` first removes each channel's mean over the batch's (valid) frames from both sides. A
+    plain cosine has a trivial optimum: a projector that ignores its input and an encoder that adds the
+    same constant offset to every latent agree perfectly while the latents carry nothing. Centred,
+    only what varies from frame to frame and clip to clip can align, so the encoder must follow the
+    lead sheet.
+    """
+    weight = (torch.ones_like(z_mean[:, 0]) if mask is None else mask.to(z_mean.dtype))[:, None]
+    if centre:
+        count = weight.sum().clamp(min=1.0)
+        z_mean = z_mean - (z_mean * weight).sum((0, 2), keepdim=True) / count
+        projected = projected - (projected * weight).sum((0, 2), keepdim=True) / count
     per_frame = 1.0 - F.cosine_similarity(z_mean, projected, dim=1, eps=1e-6)
-    if mask is None:
-        return per_frame.mean()
-    mask = mask.to(per_frame.dtype)
-    return (per_frame * mask).sum() / mask.sum().clamp(min=1.0)
+    weight = weight[:, 0]
+    return (per_frame * weight).sum() / weight.sum().clamp(min=1.0)
 
 
 class LeadSheetHead(nn.Module):

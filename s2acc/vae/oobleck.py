@@ -43,6 +43,9 @@ TINY_CONFIG: dict[str, Any] = {
 }
 
 
+_INIT_KEYS = set(FULL_CONFIG)
+
+
 def build_vae(config: dict[str, Any] | str = "tiny", seed: int | None = 0):
     """A randomly initialised ``AutoencoderOobleck`` from ``"full"``, ``"tiny"`` or a config dict."""
     from diffusers import AutoencoderOobleck
@@ -76,6 +79,18 @@ def load_vae(folder: str | Path):
     config = json.loads((folder / "config.json").read_text())
     if config.get("_class_name", "AutoencoderOobleck") != "AutoencoderOobleck":
         raise ValueError(f"{folder}: holds a {config['_class_name']}, not an AutoencoderOobleck")
+    if (folder / "model.safetensors").exists() and not (
+        folder / "diffusion_pytorch_model.safetensors"
+    ).exists():
+        # an export of the shared trainer (model.safetensors + config.json)
+        from safetensors.torch import load_file
+
+        vae = AutoencoderOobleck.from_config({k: v for k, v in config.items() if k in _INIT_KEYS})
+        try:
+            vae.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
+        except RuntimeError as err:
+            raise ValueError(f"{folder}: weights do not match the config: {err}") from None
+        return vae.eval()
     # diffusers only warns about missing, unexpected or mismatched keys (a missing weight stays random):
     # ask for the loading report and refuse any of them.
     vae, info = AutoencoderOobleck.from_pretrained(folder, low_cpu_mem_usage=False, output_loading_info=True)
@@ -85,6 +100,24 @@ def load_vae(folder: str | Path):
     if problems:
         raise ValueError(f"{folder}: weights do not match the config: {problems}")
     return vae.eval()
+
+
+def open_vae(spec: str, seed: int = 0):
+    """A VAE by name: ``tiny`` or ``full`` (random init from ``seed``), a folder holding a diffusers
+    ``AutoencoderOobleck`` (an export of ``s2acc train-vae``), or a weights-registry name
+    (``stable-audio-open-vae``, ``diffrhythm-vae``)."""
+    if spec in ("tiny", "full"):
+        return build_vae(spec, seed=seed)
+    if Path(spec).is_dir():
+        return load_vae(spec)
+    from s2acc.hub import resolve
+
+    path = resolve(spec)
+    if spec == "diffrhythm-vae":
+        from s2acc.vae.convert import load_diffrhythm_vae
+
+        return load_diffrhythm_vae(path).eval()
+    return load_vae(path)
 
 
 def _chunks(total: int, chunk: int, overlap: int) -> list[tuple[int, int, int, int]]:
