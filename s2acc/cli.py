@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     from s2acc.vae.cli import register as add_vae_commands
 
     add_vae_commands(sub)
+    from s2acc.dit.cli import register as add_dit_commands
+
+    add_dit_commands(sub)
     for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
         ep.load()(sub)
     return parser

@@ -73,3 +73,19 @@ def graded_dataset(tmp_path_factory):
     }
     run_pipeline(from_dict(DataConfig, cfg), progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def encoded_dataset(graded_dataset, tmp_path_factory):
+    """``graded_dataset`` after the encode stage, with the tiny VAE: DiT training data."""
+    import shutil
+
+    from data_pipeline.config import DataConfig
+    from data_pipeline.pipeline import run_pipeline
+    from s2acc.config import load_config
+
+    out = tmp_path_factory.mktemp("encoded") / "dataset"
+    shutil.copytree(graded_dataset, out)
+    cfg = load_config(DataConfig, out / "config.yaml", [f"out={out}", "encode.vae=tiny"])
+    run_pipeline(cfg, ["encode"], progress=False)
+    return out

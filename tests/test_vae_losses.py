@@ -62,3 +62,11 @@ def test_mel_l1_orders_reconstructions():
     x = tone()
     assert mel_l1(x, x).item() == pytest.approx(0.0, abs=1e-6)
     assert mel_l1(x + 0.01 * torch.randn_like(x), x) < mel_l1(tone(660.0), x)
+
+
+def test_a_silent_target_gives_a_bounded_loss_that_prefers_silence():
+    silent = torch.zeros(2, 2, 22050)
+    quiet = 1e-3 * torch.randn(2, 2, 22050)
+    loud = 0.5 * torch.randn(2, 2, 22050)
+    assert float(mrstft_loss(silent, silent)) == 0.0
+    assert float(mrstft_loss(quiet, silent)) < float(mrstft_loss(loud, silent)) < 1e4

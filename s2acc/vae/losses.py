@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 import torch
 from torch.nn import functional as F
@@ -36,7 +37,8 @@ def stft_loss(
     """Mean over resolutions of spectral convergence + log-magnitude L1, for (batch, samples).
 
     ``reference`` (batch, samples), default the target, sets the scale the loss cares about: the
-    convergence denominator is at least 1% of its spectral norm, and the log compares magnitudes
+    convergence denominator is at least 1% of its spectral norm (and never below that of -60 dBFS
+    noise, so silence is scored, not divided by), and the log compares magnitudes
     offset by 1e-4 of its peak (-80 dB), so bins far below the music (or the zero side signal of a
     mono source) do not dominate with the log of rounding noise.
     """
@@ -44,8 +46,11 @@ def stft_loss(
     total = pred.new_zeros(())
     for n in fft_sizes:
         p, t, r = _magnitude(pred, n), _magnitude(target, n), _magnitude(reference, n).detach()
+        # Absolute floor: the spectral norm of white noise at -60 dBFS RMS (a Hann window's squared sum
+        # is 0.375 n), so a silent crop scores its reconstruction's level instead of dividing by zero.
+        floor = 1e-3 * math.sqrt(0.375 * n * t.shape[-2] * t.shape[-1])
         denom = torch.maximum(torch.linalg.norm(t, dim=(-2, -1)), 0.01 * torch.linalg.norm(r, dim=(-2, -1)))
-        convergence = torch.linalg.norm(t - p, dim=(-2, -1)) / denom.clamp(min=1e-7)
+        convergence = torch.linalg.norm(t - p, dim=(-2, -1)) / denom.clamp(min=floor)
         eps = 1e-4 * r.amax(dim=(-2, -1), keepdim=True).clamp(min=1e-5)
         log_l1 = F.l1_loss(torch.log(p + eps), torch.log(t + eps))
         total = total + convergence.mean() + log_l1
