@@ -38,12 +38,30 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(OFFLINE) $(PY) -m pytest -m "not slow"
 
+# The whole chain on the embedded corpus, tiny models, CPU, offline: the same commands as the full
+# configs (configs/*/attm.yaml, s2acc_402m.yaml, efficiency_track.yaml), only the sizes differ.
+DEMO_DATA := --config configs/data/demo.yaml input.root=$(DEMO_DIR)/corpus \
+	input.tags_table=$(DEMO_DIR)/corpus/truth.parquet input.reference_captions=$(DEMO_DIR)/corpus/captions.json \
+	out=$(DEMO_DIR)/dataset
+DEMO_DIT  := --config configs/dit/tiny.yaml --quiet data.dataset=$(DEMO_DIR)/dataset vae=$(DEMO_DIR)/vae/export
+
 demo: $(STAMP)
 	$(OFFLINE) $(VENV)/bin/s2acc synth --config configs/synth/demo.yaml --out $(DEMO_DIR)/corpus
-	$(OFFLINE) $(VENV)/bin/s2acc data run --config configs/data/demo.yaml \
-		input.root=$(DEMO_DIR)/corpus input.tags_table=$(DEMO_DIR)/corpus/truth.parquet \
-		input.reference_captions=$(DEMO_DIR)/corpus/captions.json out=$(DEMO_DIR)/dataset
+	$(OFFLINE) $(VENV)/bin/s2acc data run $(DEMO_DATA)
 	$(OFFLINE) $(VENV)/bin/s2acc data report $(DEMO_DIR)/dataset
+	$(OFFLINE) $(VENV)/bin/s2acc train-vae --config configs/vae/demo.yaml --quiet out=$(DEMO_DIR)/vae \
+		data.dataset=$(DEMO_DIR)/dataset
+	$(OFFLINE) $(VENV)/bin/s2acc data run $(DEMO_DATA) --stages encode encode.vae=$(DEMO_DIR)/vae/export
+	$(OFFLINE) $(VENV)/bin/s2acc train-dit $(DEMO_DIT) out=$(DEMO_DIR)/dit
+	$(OFFLINE) $(VENV)/bin/s2acc train-dit $(DEMO_DIT) out=$(DEMO_DIR)/dit-sft stage.stage=sft \
+		stage.init=$(DEMO_DIR)/dit/export train.max_steps=100
+	$(OFFLINE) $(VENV)/bin/s2acc eval run --config configs/eval/demo.yaml --quiet out=$(DEMO_DIR)/eval \
+		checkpoint=$(DEMO_DIR)/dit-sft/export reference=$(DEMO_DIR)/corpus
+	$(OFFLINE) $(VENV)/bin/s2acc submit build --entry submissions/efficiency_track.yaml --quiet \
+		--prompts $(DEMO_DIR)/eval/prompts.csv checkpoint=$(DEMO_DIR)/dit-sft/export dit_config= \
+		sampler.steps=16 sampler.cfg_scale=3.0 out=$(DEMO_DIR)/submission
+	$(OFFLINE) $(VENV)/bin/s2acc submit validate $(DEMO_DIR)/submission/s2acc-efficiency.zip \
+		--prompts $(DEMO_DIR)/eval/prompts.csv
 
 synth: $(STAMP)
 	$(OFFLINE) $(VENV)/bin/s2acc synth --config configs/synth/demo.yaml --out $(DEMO_DIR)/corpus

@@ -43,6 +43,9 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=ROOT / "runs/bench/vae_distill")
     parser.add_argument("--probe-seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/vae_distill.json")
+    parser.add_argument(
+        "--reuse", action="store_true", help="evaluate finished runs again instead of retraining"
+    )
     args = parser.parse_args()
     if not (args.dataset / "dataset.parquet").exists():
         subprocess.run(["make", "demo", f"DEMO_DIR={args.dataset.parent}"], cwd=ROOT, check=True)
@@ -63,13 +66,18 @@ def main() -> None:
                 "train.tracker=none",
             ],
         )
-        shutil.rmtree(args.work / name, ignore_errors=True)  # a fresh run, never a resumed one
-        start = time.perf_counter()
-        export = train_vae(cfg, progress_bar=False)
-        seconds = time.perf_counter() - start
+        timing = args.work / name / "train_seconds.json"
+        if args.reuse and timing.exists() and json.loads(timing.read_text())["steps"] == args.steps:
+            export, seconds = args.work / name / "export", json.loads(timing.read_text())["seconds"]
+        else:
+            shutil.rmtree(args.work / name, ignore_errors=True)  # a fresh run, never a resumed one
+            start = time.perf_counter()
+            export = train_vae(cfg, progress_bar=False)
+            seconds = time.perf_counter() - start
+            timing.write_text(json.dumps({"steps": args.steps, "seconds": seconds}))
         runs[name] = {
             "distill": distill,
-            "train_seconds": round(seconds, 1),
+            "train_seconds": None if seconds is None else round(seconds, 1),
             **evaluate_vae(load_vae(export), train_clips, test_clips),
         }
         print(name, json.dumps(runs[name]), flush=True)

@@ -1,4 +1,4 @@
-"""``s2acc eval prompts | fad | rank`` (registered through ``s2acc.commands``)."""
+"""``s2acc eval run | prompts | fad | rank`` (registered through ``s2acc.commands``)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,27 @@ def _fad(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from eval.config import EvalConfig
+    from eval.run import run_eval
+    from s2acc.config import load_config
+
+    cfg = load_config(EvalConfig, args.config, args.overrides)
+    metrics = run_eval(cfg, progress=not args.quiet)
+    f = metrics["fad"]
+    low, high = f["interval_95"]
+    interval = "" if low is None else f" [95% {low:.4f}, {high:.4f}]"
+    print(f"FAD[{f['embedder']}] = {f['value']:.6f}{interval}")
+    for name in ("clap_score", "ccs"):
+        value = metrics[name]["value"]
+        print(
+            f"{name} = "
+            + (f"{value:.4f}" if value is not None else f"unavailable ({metrics[name]['unavailable']})")
+        )
+    print(f"report: {Path(cfg.out) / 'report.html'}")
+    return 0
+
+
 def _rank(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -87,6 +108,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="The ATTM evaluation: benchmark prompts, FAD as the organisers compute it, ranking.",
     )
     esub = p.add_subparsers(dest="eval_command", required=True, metavar="COMMAND")
+    run = esub.add_parser(
+        "run",
+        help="generate for benchmark prompts, score FAD / CLAP score / CCS, write the report",
+        description="One clip per prompt from a DiT export, the first 10 s scored as the challenge does: "
+        "FAD against a reference folder or statistics file (with a bootstrap interval over prompts), CLAP "
+        "score and CCS when their weights are present. Writes metrics.json, per_prompt.csv, report.md and "
+        "report.html. Generation and embeddings are cached, so a rerun only redoes what changed.",
+    )
+    run.add_argument("--config", type=Path, required=True, help="eval config (configs/eval/attm.yaml)")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument(
+        "overrides", nargs="*", metavar="key=value", help="e.g. checkpoint=runs/dit/export reference=ref.npz"
+    )
+    run.set_defaults(func=_run)
     pr = esub.add_parser(
         "prompts",
         help="write ATTM-style benchmark prompts",

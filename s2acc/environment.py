@@ -77,3 +77,22 @@ def check_environment() -> list[Check]:
         checks.append(_try(module, lambda m=module: _version(m)))
     checks.append(_try("laion_clap", _laion_clap))
     return checks
+
+
+def git_commit() -> str:
+    """The short commit hash of the checkout this package runs from ("unknown" outside git), with
+    "-dirty" when tracked files have changes: provenance for results."""
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("-dirty" if dirty else "")

@@ -13,7 +13,7 @@ from s2acc.cli import main
 from s2acc.config import ConfigError, load_config
 from s2acc.dit.data import LatentDataset, collate
 from s2acc.dit.flow import flow_matching_loss, guided, sample
-from s2acc.dit.generate import Generator, generate_csv, read_prompts
+from s2acc.dit.generate import Generator, fit_peak, generate_csv, read_prompts
 from s2acc.dit.model import DiTConfig, LatentDiT
 from s2acc.dit.text import make_text_encoder
 from s2acc.dit.train import DiTTrainConfig, build_trainer, load_dit, train_dit
@@ -71,7 +71,8 @@ def test_a_run_exports_a_model_that_generates_wavs(encoded_dataset, tmp_path):
     # Per-prompt seeds: the same clip whatever batch it falls in.
     alone = gen.audio(["Café jazz à Paris — calme 🎷"], 1.0, [int(table["seed"][1])], steps=2)
     clip, _ = sf.read(tmp_path / "clips" / "b.wav", dtype="float32")
-    torch.testing.assert_close(alone[0].T.clamp(-1, 1), torch.from_numpy(clip), atol=1e-4, rtol=0)
+    expected = alone[0] * float(table["gain"][1])
+    torch.testing.assert_close(expected.T, torch.from_numpy(clip), atol=1e-4, rtol=0)
     stamp = (tmp_path / "clips" / "a.wav").stat().st_mtime_ns
     generate_csv(gen, prompts, tmp_path / "clips", seconds=1.0, progress=False, steps=2)
     assert (tmp_path / "clips" / "a.wav").stat().st_mtime_ns == stamp  # a rerun keeps what is done
@@ -149,3 +150,12 @@ def test_overfit_each_caption_recalls_its_own_clip():
     out = sample(guided(velocity, 3.0), torch.randn(4, 8, 24, generator=g), steps=32)
     sims = torch.nn.functional.cosine_similarity(out.flatten(1)[:, None], clips.flatten(1)[None], dim=-1)
     assert sims.argmax(1).tolist() == [0, 1, 2, 3], sims
+
+
+def test_loud_clips_are_scaled_below_full_scale_not_clipped():
+    loud = torch.tensor([[0.5, -2.0, 1.0]])
+    fitted, gain = fit_peak(loud)
+    assert gain == pytest.approx(0.99 / 2.0) and float(fitted.abs().max()) == pytest.approx(0.99)
+    quiet = torch.tensor([[0.1, -0.2]])
+    same, unity = fit_peak(quiet)
+    assert unity == 1.0 and torch.equal(same, quiet)

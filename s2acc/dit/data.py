@@ -5,6 +5,10 @@ Reads a dataset folder after its encode stage: ``encode.parquet`` (segment -> sh
 used to normalise the latents to unit scale). Segments longer than ``max_frames`` are cropped at a
 position drawn from (seed, epoch, index) alone, as the VAE crops are, so a resumed run sees the same
 examples; the timing condition then says where the crop starts and how long the segment is.
+
+Each example also carries a noise seed drawn the same way: the flow-matching noise, timestep and
+guidance dropout of an example come from it, so training draws the same numbers for an example
+whichever process, batch or resumed run it lands in (N processes then train exactly as one).
 """
 
 from __future__ import annotations
@@ -99,9 +103,10 @@ class LatentDataset(Dataset):
         row = self.table.iloc[index]
         z = _shard(str(self.folder / row["latent_file"]))[row["segment_id"]].float()
         frames = z.shape[1]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        noise_seed = int(rng.integers(0, 2**62))
         start = 0
         if frames > self.max_frames:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
             start = int(rng.integers(0, frames - self.max_frames + 1))
             z = z[:, start : start + self.max_frames]
         return {
@@ -109,6 +114,7 @@ class LatentDataset(Dataset):
             "caption": str(row["caption"]),
             "seconds_start": start / LATENT_RATE,
             "seconds_total": frames / LATENT_RATE,
+            "noise_seed": noise_seed,
         }
 
 
@@ -128,4 +134,5 @@ def collate(items: list[dict]) -> dict:
         "captions": [item["caption"] for item in items],
         "seconds_start": torch.tensor([item["seconds_start"] for item in items], dtype=torch.float32),
         "seconds_total": torch.tensor([item["seconds_total"] for item in items], dtype=torch.float32),
+        "noise_seed": torch.tensor([item["noise_seed"] for item in items], dtype=torch.int64),
     }

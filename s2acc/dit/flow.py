@@ -24,9 +24,12 @@ def flow_matching_loss(
     x1: torch.Tensor,
     frame_mask: torch.Tensor | None = None,
     t: torch.Tensor | None = None,
+    noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Mean squared velocity error over real frames; ``velocity(x_t, t)`` is the conditioned model."""
-    noise = torch.randn_like(x1)
+    """Squared velocity error averaged over each example's real frames, then over examples (so every
+    example weighs the same whatever its length, and a batch split across processes averages to the
+    same loss); ``velocity(x_t, t)`` is the conditioned model."""
+    noise = torch.randn_like(x1) if noise is None else noise
     if t is None:
         t = logit_normal(x1.shape[0], device=x1.device)
     tt = t[:, None, None].to(x1.dtype)
@@ -35,7 +38,7 @@ def flow_matching_loss(
     if frame_mask is None:
         return err.mean()
     weight = frame_mask.to(err.dtype)
-    return (err * weight).sum() / weight.sum().clamp(min=1.0)
+    return ((err * weight).sum(1) / weight.sum(1).clamp(min=1.0)).mean()
 
 
 def guided(velocity: Callable, scale: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -2,7 +2,8 @@
 
 Each prompt gets its own seed, derived from the run's seed and the prompt's id, so a clip does not
 depend on which batch it fell in, and a rerun skips the WAVs already written. The clip is generated
-for at least the requested seconds (whole latent frames, so a few ms more) and written in full.
+for at least the requested seconds (whole latent frames, so a few ms more) and written in full; a
+clip that peaks above full scale is scaled down (``fit_peak``) and its gain recorded.
 """
 
 from __future__ import annotations
@@ -18,6 +19,16 @@ import torch
 from s2acc.dit.data import LatentStats
 from s2acc.dit.flow import guided, sample
 from s2acc.vae.oobleck import LATENT_RATE, SAMPLE_RATE
+
+PEAK = 0.99  # -0.09 dBFS
+
+
+def fit_peak(clip: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """A clip whose peak exceeds full scale is scaled down to ``PEAK`` (hard clipping would distort it
+    and fail submission validation); others are untouched. Returns the clip and the gain applied."""
+    peak = float(clip.abs().max())
+    gain = PEAK / peak if peak > PEAK else 1.0
+    return clip * gain, gain
 
 
 def prompt_seed(seed: int, prompt_id: str) -> int:
@@ -131,14 +142,22 @@ def generate_csv(
     table = prompts.copy()
     table["seed"] = [prompt_seed(seed, i) for i in table["id"]]
     todo = table[[not (out / f"{i}.wav").exists() for i in table["id"]]]
+    gains: dict[str, float] = {}
     for lo in tqdm(range(0, len(todo), batch_size), desc="generate", unit="batch", disable=not progress):
         chunk = todo.iloc[lo : lo + batch_size]
         audio = generator.audio(chunk["prompt"].tolist(), seconds, chunk["seed"].tolist(), **sampling)
         for prompt_id, clip in zip(chunk["id"], audio, strict=True):
+            clip, gains[prompt_id] = fit_peak(clip)
             tmp = out / f".{prompt_id}.tmp.wav"
-            write_audio(tmp, clip.clamp(-1, 1).numpy(), SAMPLE_RATE)
+            write_audio(tmp, clip.numpy(), SAMPLE_RATE)
             tmp.replace(out / f"{prompt_id}.wav")
     table["file"] = [f"{i}.wav" for i in table["id"]]
+    previous = out / "generations.csv"
+    if previous.exists():  # gains of clips written by an earlier run
+        old = pd.read_csv(previous, dtype={"id": str})
+        if "gain" in old:
+            gains = {**dict(zip(old["id"], old["gain"], strict=True)), **gains}
+    table["gain"] = [gains.get(i, float("nan")) for i in table["id"]]
     for key, value in {"seconds": seconds, **sampling}.items():
         table[key] = value
     table.to_csv(out / "generations.csv", index=False)
@@ -177,4 +196,4 @@ class DemoGenerations:
         folder = Path(self.cfg.out) / "demos" / f"step-{step:08d}"
         folder.mkdir(parents=True, exist_ok=True)
         for k, clip in enumerate(audio):
-            write_audio(folder / f"{k}.wav", clip.clamp(-1, 1).numpy(), SAMPLE_RATE)
+            write_audio(folder / f"{k}.wav", fit_peak(clip)[0].numpy(), SAMPLE_RATE)

@@ -155,12 +155,15 @@ class LatentDiT(nn.Module):
 
     def conditioning_tokens(self, text, text_mask, seconds_start, seconds_total, drop=None):
         """(batch, tokens, width) and their mask; ``drop`` (batch,) bool swaps the text for the null one."""
-        if drop is not None and bool(drop.any()):
-            null = self.null_text.to(text.dtype).expand_as(text)
-            text = torch.where(drop[:, None, None], null, text)
-            first_only = torch.zeros_like(text_mask)
-            first_only[:, 0] = True
-            text_mask = torch.where(drop[:, None], first_only, text_mask)
+        # Always through the null embedding (a no-op where nothing is dropped): under DDP every
+        # parameter must take part in every step, dropped example or not.
+        if drop is None:
+            drop = torch.zeros(text.shape[0], dtype=torch.bool, device=text.device)
+        null = self.null_text.to(text.dtype).expand_as(text)
+        text = torch.where(drop[:, None, None], null, text)
+        first_only = torch.zeros_like(text_mask)
+        first_only[:, 0] = True
+        text_mask = torch.where(drop[:, None], first_only, text_mask)
         e = self.cfg.time_embed_dim
         timing = torch.stack(
             [

@@ -109,12 +109,27 @@ def load_dit(folder: str | Path) -> tuple[LatentDiT, dict]:
     return model.eval(), meta
 
 
+def example_draws(seeds: torch.Tensor, lengths: torch.Tensor, shape: tuple[int, int], flow: FlowSection):
+    """Noise (batch, dim, frames), timestep (batch,) and text dropout (batch,) from per-example seeds;
+    the noise covers each example's own frames (zero on padding), so padding never shifts it."""
+    noise = torch.zeros(len(seeds), *shape)
+    t, drop = [], []
+    for i, (seed, n) in enumerate(zip(seeds.tolist(), lengths.tolist(), strict=True)):
+        g = torch.Generator().manual_seed(seed)
+        t.append(logit_normal(1, flow.t_mean, flow.t_std, generator=g))
+        drop.append(torch.rand(1, generator=g) < flow.cfg_dropout)
+        noise[i, :, :n] = torch.randn(shape[0], n, generator=g)
+    return noise, torch.cat(t), torch.cat(drop)
+
+
 def make_loss(encoder, cfg: DiTTrainConfig):
     def loss_fn(model, batch) -> tuple[torch.Tensor, dict]:
         latents = batch["latents"]
+        device = latents.device
         text, text_mask = encoder(batch["captions"])
-        drop = torch.rand(latents.shape[0], device=latents.device) < cfg.flow.cfg_dropout
-        t = logit_normal(latents.shape[0], cfg.flow.t_mean, cfg.flow.t_std, device=latents.device)
+        lengths = batch["frame_mask"].sum(1).cpu()
+        noise, t, drop = example_draws(batch["noise_seed"].cpu(), lengths, tuple(latents.shape[1:]), cfg.flow)
+        noise, t, drop = noise.to(device, latents.dtype), t.to(device), drop.to(device)
 
         def velocity(x, tt):
             return model(
@@ -128,8 +143,8 @@ def make_loss(encoder, cfg: DiTTrainConfig):
                 drop,
             )
 
-        loss = flow_matching_loss(velocity, latents, batch["frame_mask"], t)
-        return loss, {"frames": float(batch["frame_mask"].sum())}
+        loss = flow_matching_loss(velocity, latents, batch["frame_mask"], t, noise)
+        return loss, {}
 
     return loss_fn
 

@@ -305,7 +305,9 @@ class Trainer:
                             self._log(
                                 {
                                     "step": p.step,
-                                    "loss": float(loss.detach()),
+                                    "loss": float(
+                                        acc.reduce(loss.detach().float(), "mean")
+                                    ),  # over processes
                                     "lr": self.scheduler.get_last_lr()[0],
                                     **logs,
                                 }

@@ -6,8 +6,9 @@ when unvoiced) and voicing, beat, downbeat and onset strength: 53 features.
 
 - ``align`` (the default, Semantic-VAE style): a small conv stack projects the features into the
   latent space and the loss is the mean over frames of 1 - cos(z_mean, projection), both centred
-  over the batch (see :func:`alignment_loss`). The projector is
-  trained with the VAE and dropped after; the encoder is what learns to carry the structure.
+  over the batch (see :func:`alignment_loss`). The projector is a fixed random embedding by default
+  (``train_projector`` in the VAE config), dropped after training; the encoder is what learns to carry
+  the structure.
 - ``predict`` (the opposite direction): a small head predicts chord class, pitch class (13 with
   "unvoiced") and beat presence from the latents, with cross-entropy; the head is dropped after.
 """

@@ -1,0 +1,112 @@
+"""The DiT's distributed paths, for real: 2-process DDP, two "machines" on loopback, SIGKILL resume.
+
+Every run is the `s2acc train-dit` command in fresh processes (gloo on CPU). Per-example noise seeds
+make N processes with the same global batch train exactly as one, up to float reduction order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from launch import accelerate_launch
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+ENV = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1")
+
+
+def args(dataset: Path, out: Path, batch: int, steps: int = 4, save_every: int = 100) -> list[str]:
+    return [
+        "train-dit", "--config", str(ROOT / "configs/dit/tiny.yaml"), "--quiet", f"out={out}",
+        f"data.dataset={dataset}", "vae=tiny", f"train.batch_size={batch}", f"train.max_steps={steps}",
+        f"train.save_every={save_every}", "train.log_every=1", "train.tracker=none", "train.warmup_steps=0",
+    ]  # fmt: skip
+
+
+def run(cmd: list[str], timeout: int = 600) -> subprocess.CompletedProcess:
+    done = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def weights(out: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(out / "export" / "model.safetensors"))
+
+
+def losses(out: Path) -> list[float]:
+    return [json.loads(line)["loss"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def assert_same(a: Path, b: Path, atol: float) -> None:
+    assert losses(a) == pytest.approx(losses(b), abs=atol, rel=atol)
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], atol=atol, rtol=atol, msg=key)
+
+
+@pytest.fixture(scope="module")
+def single(encoded_dataset, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("dit") / "one"
+    run([sys.executable, "-m", "s2acc", *args(encoded_dataset, out, batch=4)])
+    return out
+
+
+def test_two_processes_train_as_one_with_the_same_global_batch(encoded_dataset, single, tmp_path):
+    out = tmp_path / "two"
+    run([*accelerate_launch(2), "-m", "s2acc", *args(encoded_dataset, out, batch=2)])
+    assert len(losses(out)) == 4
+    assert_same(single, out, atol=1e-5)
+
+
+def test_two_machines_on_loopback_train_together(encoded_dataset, single, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "nodes"
+    launches = []
+    for rank in (0, 1):
+        cmd = [
+            str(Path(sys.executable).with_name("accelerate")), "launch", "--multi_gpu", "--num_machines", "2",
+            "--num_processes", "2", "--machine_rank", str(rank), "--main_process_ip", "127.0.0.1",
+            "--main_process_port", str(port), "--mixed_precision", "no", "--dynamo_backend", "no",
+            "-m", "s2acc", *args(encoded_dataset, out, batch=2),
+        ]  # fmt: skip
+        launches.append(
+            subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
+    for proc in launches:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err[-3000:]
+    assert_same(single, out, atol=1e-5)
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(encoded_dataset, tmp_path):
+    straight = tmp_path / "straight"
+    run([sys.executable, "-m", "s2acc", *args(encoded_dataset, straight, batch=2, steps=6, save_every=2)])
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "s2acc", *args(encoded_dataset, killed, batch=2, steps=6, save_every=2)],
+        env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    marker = killed / "checkpoints" / "step-00000002" / ".complete"
+    deadline = time.time() + 300
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert marker.exists() and not (killed / "export").exists(), "the run was not cut off mid-way"
+    run([sys.executable, "-m", "s2acc", *args(encoded_dataset, killed, batch=2, steps=6, save_every=2)])
+    wa, wb = weights(straight), weights(killed)
+    for key in wa:
+        assert torch.equal(wa[key], wb[key]), key
