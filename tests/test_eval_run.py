@@ -81,8 +81,20 @@ def test_submit_build_writes_a_valid_zip_with_its_manifest(dit_export, tmp_path,
     prompts = tmp_path / "prompts.csv"
     prompts.write_text("id,prompt,genre\np1,calm piano,classical\np2,loud rock,rock\n")
     entry = str(ROOT / "submissions/efficiency_track.yaml")
-    args = ["submit", "build", "--entry", entry, "--prompts", str(prompts), "--quiet",
-            f"checkpoint={dit_export}", "vae=tiny", "dit_config=", "sampler.steps=2", f"out={tmp_path / 'sub'}"]  # fmt: skip
+    args = [
+        "submit",
+        "build",
+        "--entry",
+        entry,
+        "--prompts",
+        str(prompts),
+        "--quiet",
+        f"checkpoint={dit_export}",
+        "vae=tiny",
+        "dit_config=",
+        "sampler.steps=2",
+        f"out={tmp_path / 'sub'}",
+    ]
     assert main(args) == 0
     zip_path = tmp_path / "sub" / "s2acc-efficiency.zip"
     assert f"valid submission: {zip_path}" in capsys.readouterr().out
