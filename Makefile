@@ -14,9 +14,12 @@ DEMO_DIR   ?= runs/demo
 DATA_CONFIG ?= configs/data/attm.yaml
 PROCESSES  ?= 1
 VAE_CONFIG ?= configs/vae/s2acc.yaml
+DIT_CONFIG ?= configs/dit/s2acc_402m.yaml
+EVAL_CONFIG ?= configs/eval/attm.yaml
+EVAL_ARGS  ?=
 LAUNCH     := $(VENV)/bin/accelerate launch --multi_gpu --num_processes $(PROCESSES) -m s2acc
 
-.PHONY: venv test test-fast demo synth dataset train-vae bench lint clean
+.PHONY: venv test test-fast demo synth dataset train-vae train-dit eval bench lint clean
 
 venv: $(STAMP)
 
@@ -82,6 +85,19 @@ else
 	$(LAUNCH) train-vae --config $(VAE_CONFIG)
 endif
 
+# Flow-matching DiT training (DIT_CONFIG; add stage.stage=sft stage.init=... for the fine-tuning stage).
+train-dit: $(STAMP)
+ifeq ($(PROCESSES),1)
+	$(VENV)/bin/s2acc train-dit --config $(DIT_CONFIG)
+else
+	$(LAUNCH) train-dit --config $(DIT_CONFIG)
+endif
+
+# Generate for the benchmark prompts and score as the challenge does, e.g.
+#   make eval EVAL_ARGS="checkpoint=runs/dit-sft/export reference=reference_stats.npz"
+eval: $(STAMP)
+	$(VENV)/bin/s2acc eval run --config $(EVAL_CONFIG) $(EVAL_ARGS)
+
 bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/synth.py
 	$(OFFLINE) $(PY) benchmarks/leadsheet_accuracy.py
@@ -89,6 +105,9 @@ bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/dataset_accuracy.py
 	$(OFFLINE) $(PY) benchmarks/data_pipeline.py
 	$(OFFLINE) $(PY) benchmarks/eval.py
+	$(OFFLINE) $(PY) benchmarks/vae_distill.py
+	$(OFFLINE) $(PY) benchmarks/vae.py
+	$(OFFLINE) $(PY) benchmarks/dit.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check s2acc data_pipeline eval submissions tests benchmarks

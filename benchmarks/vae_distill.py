@@ -1,13 +1,14 @@
 """Ablation: does lead-sheet distillation make the VAE's latents carry chords, melody and beats?
 
-Two fine-tuning runs of the tiny VAE on the demo dataset, identical in data, steps and seed, one with
-the distillation loss (lambda = 1, align) and one without (lambda = 0); then `s2acc vae eval` on each
-EMA export: linear-probe accuracies on the held-out split and the reconstruction distances.
+Fine-tuning runs of the tiny VAE on the demo dataset, identical in data, steps and seed: with the
+distillation loss (lambda = 1, align, the default recipe), without it (lambda = 0), and optionally with
+the opposite direction (predict); then `s2acc vae eval` on each EMA export: linear-probe accuracies on
+the held-out split and the reconstruction distances.
 
 Targets: the distilled VAE's chord-probe accuracy at least 10 points above the baseline's, and its
 multi-resolution STFT distance within 10% of the baseline's.
 
-    python benchmarks/vae_distill.py [--steps 300] [--dataset runs/demo/dataset]
+    python benchmarks/vae_distill.py [--steps 300] [--runs distilled,baseline,predict] [--reuse]
 
 The dataset is `make demo`'s (runs/demo/dataset); it is built first when missing.
 """
@@ -32,6 +33,8 @@ from s2acc.vae.oobleck import load_vae  # noqa: E402
 from s2acc.vae.train import VAETrainConfig, train_vae  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+# name: (lambda, direction); "distilled" is the default recipe, "predict" the opposite direction
+VARIANTS = {"distilled": (1.0, "align"), "baseline": (0.0, "align"), "predict": (1.0, "predict")}
 
 
 def main() -> None:
@@ -41,10 +44,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--dataset", type=Path, default=ROOT / "runs/demo/dataset")
     parser.add_argument("--work", type=Path, default=ROOT / "runs/bench/vae_distill")
-    parser.add_argument("--probe-seconds", type=float, default=10.0)
+    parser.add_argument("--probe-seconds", type=float, default=5.0)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/vae_distill.json")
     parser.add_argument(
         "--reuse", action="store_true", help="evaluate finished runs again instead of retraining"
+    )
+    parser.add_argument("--runs", default="distilled,baseline", help="of " + ",".join(VARIANTS))
+    parser.add_argument(
+        "--train-only", action="store_true", help="train (or reuse) the runs, evaluate nothing"
     )
     args = parser.parse_args()
     if not (args.dataset / "dataset.parquet").exists():
@@ -53,7 +60,8 @@ def main() -> None:
     train_clips = CropDataset(clips_from_dataset(args.dataset, "train"), args.probe_seconds, random=False)
     test_clips = CropDataset(clips_from_dataset(args.dataset, "val"), args.probe_seconds, random=False)
     runs = {}
-    for name, distill in (("distilled", 1.0), ("baseline", 0.0)):
+    for name in args.runs.split(","):
+        distill, mode = VARIANTS[name]
         cfg = load_config(
             VAETrainConfig,
             ROOT / "configs/vae/demo.yaml",
@@ -61,6 +69,7 @@ def main() -> None:
                 f"out={args.work / name}",
                 f"data.dataset={args.dataset}",
                 f"loss.distill={distill}",
+                f"loss.distill_mode={mode}",
                 f"train.max_steps={args.steps}",
                 "demo.every=0",
                 "train.tracker=none",
@@ -75,6 +84,8 @@ def main() -> None:
             export = train_vae(cfg, progress_bar=False)
             seconds = time.perf_counter() - start
             timing.write_text(json.dumps({"steps": args.steps, "seconds": seconds}))
+        if args.train_only:
+            continue
         runs[name] = {
             "distill": distill,
             "train_seconds": None if seconds is None else round(seconds, 1),
@@ -82,6 +93,8 @@ def main() -> None:
         }
         print(name, json.dumps(runs[name]), flush=True)
 
+    if args.train_only:
+        return
     d, b = runs["distilled"], runs["baseline"]
     gain = {
         k: round(100 * (d["probes"][k]["accuracy"] - b["probes"][k]["accuracy"]), 2)
@@ -106,6 +119,19 @@ def main() -> None:
         "pitch_class_probe_gain_points": gain["pitch_class"],
         "beat_probe_gain_points": gain["beat"],
         "mrstft_ratio_distilled_to_baseline": round(stft_ratio, 4),
+        **(
+            {
+                "predict_chord_probe_gain_points": round(
+                    100 * (runs["predict"]["probes"]["chord"]["accuracy"] - b["probes"]["chord"]["accuracy"]),
+                    2,
+                ),
+                "predict_mrstft_ratio_to_baseline": round(
+                    runs["predict"]["reconstruction"]["mrstft"] / b["reconstruction"]["mrstft"], 4
+                ),
+            }
+            if "predict" in runs
+            else {}
+        ),
         "targets": {"chord_probe_gain_points": ">= 10", "mrstft_ratio_distilled_to_baseline": "<= 1.10"},
         "met": bool(gain["chord"] >= 10 and stft_ratio <= 1.10),
     }

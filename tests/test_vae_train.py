@@ -26,7 +26,7 @@ def run_config(dataset: Path, out: Path, *extra: str) -> VAETrainConfig:
         [
             f"out={out}",
             f"data.dataset={dataset}",
-            "data.crop_seconds=0.5",
+            "data.crop_seconds=0.25",
             "train.batch_size=2",
             "train.max_steps=3",
             "train.log_every=1",
