@@ -54,7 +54,7 @@ demo: $(STAMP)
 	$(OFFLINE) $(VENV)/bin/s2acc data report $(DEMO_DIR)/dataset
 	$(OFFLINE) $(VENV)/bin/s2acc train-vae --config configs/vae/demo.yaml --quiet out=$(DEMO_DIR)/vae \
 		data.dataset=$(DEMO_DIR)/dataset
-	$(OFFLINE) $(VENV)/bin/s2acc data run $(DEMO_DATA) --stages encode encode.vae=$(DEMO_DIR)/vae/export
+	$(OFFLINE) $(VENV)/bin/s2acc data run --stages encode $(DEMO_DATA) encode.vae=$(DEMO_DIR)/vae/export
 	$(OFFLINE) $(VENV)/bin/s2acc train-dit $(DEMO_DIT) out=$(DEMO_DIR)/dit
 	$(OFFLINE) $(VENV)/bin/s2acc train-dit $(DEMO_DIT) out=$(DEMO_DIR)/dit-sft stage.stage=sft \
 		stage.init=$(DEMO_DIR)/dit/export train.max_steps=100
