@@ -87,11 +87,13 @@ def peer():
 
 
 def train_step(which: str, repeats: int) -> dict:
-    import torch
 
     model, forward, x, flops = {"ours": lambda: ours(1), "ours-t5": lambda: ours(128), "peer": peer}[which]()
+    from s2acc.train import TrainConfig
+    from s2acc.train.trainer import adamw
+
     model.train()
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    opt = adamw(model.parameters(), TrainConfig(lr=1e-4))  # the optimiser the trainer uses, for both
 
     def step():
         loss = (forward() - x).pow(2).mean()
@@ -173,6 +175,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sample-steps", type=int, default=32)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/dit.json")
+    parser.add_argument("--kinds", default="peak,ours,peer,ours-t5,peak,sample", help=argparse.SUPPRESS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -180,7 +183,7 @@ def main() -> None:
         return
 
     results = {}
-    for kind in ("peak", "ours", "peer", "ours-t5", "peak", "sample"):
+    for kind in args.kinds.split(","):
         cmd = [sys.executable, __file__, "--worker", kind, "--repeats", str(args.repeats)]
         cmd += ["--sample-steps", str(args.sample_steps)]
         out = json.loads(

@@ -205,6 +205,10 @@ class LatentDiT(nn.Module):
             seq, mask, context, context_mask = h, frame_mask.bool(), cond, cond_mask
             positions = torch.arange(1, frames + 1, device=x.device)
         rope = rope_tables(positions, self.cfg.width // self.cfg.heads, self.cfg.rope_theta)
+        if bool(mask.all()):
+            mask = None  # nothing padded: the fused attention kernels need no mask
+        if context_mask is not None and bool(context_mask.all()):
+            context_mask = None
         te = self.time_mlp(sinusoidal(t, self.cfg.time_embed_dim).to(seq.dtype))
         modulation = self.time_modulation(te).unflatten(1, (6, -1))
         for block in self.blocks:

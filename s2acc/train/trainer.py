@@ -124,6 +124,17 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
     return factor
 
 
+def adamw(params, cfg: TrainConfig) -> torch.optim.AdamW:
+    """AdamW, fused where torch has a fused kernel for the parameters' device: on a CPU the default
+    per-tensor loop spends a third of a 400M-parameter step in the update alone."""
+    params = list(params)
+    kwargs = dict(lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    try:
+        return torch.optim.AdamW(params, fused=True, **kwargs)
+    except (RuntimeError, ValueError):  # a device or dtype without the fused kernel
+        return torch.optim.AdamW(params, **kwargs)
+
+
 class Trainer:
     def __init__(
         self,
@@ -171,9 +182,7 @@ class Trainer:
         if len(loader) == 0:
             raise ValueError(f"{len(dataset)} examples make no full batch of {cfg.batch_size}")
         params = model.param_groups() if hasattr(model, "param_groups") else model.parameters()
-        optimizer = torch.optim.AdamW(
-            params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
-        )
+        optimizer = adamw(params, cfg)
         self.model, self.optimizer, self.loader = self.accelerator.prepare(model, optimizer, loader)
         # The schedule steps once per optimiser step, on every process alike: not prepared.
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lr_lambda(cfg))
