@@ -203,7 +203,8 @@ class Pipeline:
                 "encode.vae is empty: name the VAE to encode with (an export folder or registry name)"
             )
         self.ctx.barrier()  # select (main process only) writes dataset.parquet
-        self.tables.setdefault("ingest", self._load("ingest"))
+        if "ingest" not in self.tables:
+            self.tables["ingest"] = self._load("ingest")
         self.tables["dataset"] = self._load("dataset")
         items = sorted(set(self.tables["dataset"]["track_id"].astype(str)))
         self.tables["encode"] = self._run("encode", items, steps.encode, ROW_KEY["encode"])

@@ -19,24 +19,17 @@ def _prompts(args: argparse.Namespace) -> int:
 
 def folder_stats(folder: Path, embedder_name: str, seconds: float | None, device: str):
     """Statistics of every audio file in ``folder`` (the first ``seconds`` of each, when given)."""
-    from tqdm import tqdm
-
-    from eval.embedders import EmbeddingCache, make_embedder
+    from eval.embedders import embed_files, make_embedder
     from eval.fad import stats_from_embeddings
-    from s2acc.audio import read_audio
 
     if not folder.is_dir():
         raise SystemExit(f"error: {folder} is not a folder")
     params = {"device": device} if embedder_name == "clap-laion-music" else {}
     embedder = make_embedder(embedder_name, **params)
-    cache = EmbeddingCache(folder / ".embeddings", embedder)
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
         raise SystemExit(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
-    embeddings = []
-    for path in tqdm(files, desc=f"embedding {folder.name}", unit="file"):
-        audio, sr = read_audio(path, duration=seconds)
-        embeddings.append(cache.embed(audio, sr))
+    embeddings = embed_files(files, embedder, folder / ".embeddings", seconds)
     return stats_from_embeddings(
         embeddings, embedder.name, embedder.checkpoint_sha256, {"folder": str(folder), "files": len(files)}
     )

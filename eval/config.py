@@ -10,15 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from s2acc.dit.generate import SamplingSection
+
 
 @dataclass
-class GenerationSection:
-    steps: int = 32
-    cfg_scale: float = 4.0
-    method: str = "euler"
-    batch_size: int = 16
-    seed: int = 0
-    seconds: float = 10.0  # generated length (at least the scored crop)
+class GenerationSection(SamplingSection):
+    seed: int = 0  # per-prompt seeds derive from it and the prompt ids
 
 
 @dataclass

@@ -168,3 +168,23 @@ class EmbeddingCache:
         np.save(tmp, emb)
         tmp.replace(path)
         return emb
+
+
+def embed_files(
+    files: list[Path],
+    embedder: Embedder,
+    cache_root: str | Path,
+    seconds: float | None = None,
+    progress: bool = True,
+) -> list[np.ndarray]:
+    """Each file's window embeddings (its first ``seconds`` when given), through the content cache."""
+    from tqdm import tqdm
+
+    from s2acc.audio import read_audio
+
+    cache = EmbeddingCache(cache_root, embedder)
+    out = []
+    for path in tqdm(files, desc="embedding", unit="file", disable=not progress):
+        audio, sr = read_audio(path, duration=seconds)
+        out.append(cache.embed(audio, sr))
+    return out

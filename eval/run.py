@@ -22,16 +22,9 @@ import pandas as pd
 
 from eval.config import EvalConfig
 from s2acc.config import ConfigError, config_hash, save_config
+from s2acc.hub import file_sha256
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def resolve_device(device: str) -> str:
@@ -44,40 +37,21 @@ def load_prompts(cfg: EvalConfig, out: Path) -> pd.DataFrame:
     from eval.prompts import benchmark_prompts, write_prompts_csv
     from s2acc.dit.generate import read_prompts
 
-    if cfg.prompts:
-        table = read_prompts(cfg.prompts)
-    else:
-        table = read_prompts(
+    if not cfg.prompts:
+        return read_prompts(
             write_prompts_csv(benchmark_prompts(cfg.n_prompts, cfg.prompts_seed), out / "prompts.csv")
         )
-    if cfg.prompts:
-        table.to_csv(out / "prompts.csv", index=False)
+    table = read_prompts(cfg.prompts)
+    table.to_csv(out / "prompts.csv", index=False)  # the run keeps the prompts it scored
     return table
 
 
-def generation_key(cfg: EvalConfig) -> str:
-    checkpoint = Path(cfg.checkpoint)
-    weights = checkpoint / "model.safetensors"
-    if not weights.exists():
-        raise ConfigError(f"checkpoint {checkpoint}: no model.safetensors (a DiT export folder is expected)")
-    parts = [file_sha256(weights), cfg.vae, json.dumps(vars(cfg.generation), sort_keys=True)]
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:12]
-
-
 def generate(cfg: EvalConfig, prompts: pd.DataFrame, out: Path, device: str, progress: bool) -> Path:
-    from s2acc.dit.generate import Generator, generate_csv
+    from s2acc.dit.generate import cached_generation
 
-    folder = out / f"clips-{generation_key(cfg)}"
-    if all((folder / f"{i}.wav").exists() for i in prompts["id"]):
-        return folder
     g = cfg.generation
-    generator = Generator.from_export(cfg.checkpoint, vae=cfg.vae or None, device=device)
     seconds = max(g.seconds, cfg.metrics.scored_seconds)
-    generate_csv(
-        generator, prompts, folder, seconds=seconds, batch_size=g.batch_size, seed=g.seed, progress=progress,
-        steps=g.steps, cfg_scale=g.cfg_scale, method=g.method,
-    )  # fmt: skip
-    return folder
+    return cached_generation(cfg.checkpoint, prompts, out, g, g.seed, cfg.vae, seconds, device, progress)
 
 
 def scored_clips(folder: Path, ids: list[str], seconds: float) -> list[np.ndarray]:
@@ -93,11 +67,8 @@ def scored_clips(folder: Path, ids: list[str], seconds: float) -> list[np.ndarra
 
 
 def reference_stats(cfg: EvalConfig, embedder, cache_root: Path, progress: bool):
-    from tqdm import tqdm
-
-    from eval.embedders import EmbeddingCache
+    from eval.embedders import embed_files
     from eval.fad import EmbeddingStats, stats_from_embeddings
-    from s2acc.audio import read_audio
 
     path = Path(cfg.reference)
     if path.is_file():
@@ -110,11 +81,7 @@ def reference_stats(cfg: EvalConfig, embedder, cache_root: Path, progress: bool)
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
         raise ConfigError(f"reference {path}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
-    cache = EmbeddingCache(cache_root, embedder)
-    embeddings = []
-    for f in tqdm(files, desc="reference", unit="file", disable=not progress):
-        audio, sr = read_audio(f)
-        embeddings.append(cache.embed(audio, sr))
+    embeddings = embed_files(files, embedder, cache_root, progress=progress)
     return stats_from_embeddings(
         embeddings, embedder.name, embedder.checkpoint_sha256, {"folder": str(path), "files": len(files)}
     )
@@ -221,7 +188,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         "checkpoint": cfg.checkpoint,
         "checkpoint_sha256": file_sha256(Path(cfg.checkpoint) / "model.safetensors"),
         "clips": str(clips_dir),
-        "prompts_sha256": file_sha256(out / "prompts.csv"),
+        "prompts_sha256": hashlib.sha256((out / "prompts.csv").read_bytes()).hexdigest(),
         "commit": git_commit(),
         "scored_seconds": m.scored_seconds,
     }

@@ -18,19 +18,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from s2acc.config import ConfigError, config_hash
+from s2acc.dit.generate import SamplingSection
 
 
 class InvalidPackageError(ValueError):
     """The generated package failed validation (the message lists every problem)."""
-
-
-@dataclass
-class SamplerSection:
-    steps: int = 32
-    cfg_scale: float = 4.0
-    method: str = "euler"
-    seconds: float = 10.0
-    batch_size: int = 16
 
 
 @dataclass
@@ -43,16 +35,8 @@ class EntrySpec:
     vae: str = ""  # decode with this VAE instead of the export's
     dit_config: str = ""  # the DiT training config, for the parameter audit
     seed: int = 0
-    sampler: SamplerSection = field(default_factory=SamplerSection)
+    sampler: SamplingSection = field(default_factory=SamplingSection)
     out: str = "runs/submission"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def parameter_audit(spec: EntrySpec) -> dict:
@@ -85,8 +69,9 @@ def build(spec: EntrySpec, prompts: str | Path, progress: bool = True) -> Path:
     import pandas as pd
     import torch
 
-    from s2acc.dit.generate import Generator, generate_csv, read_prompts
+    from s2acc.dit.generate import cached_generation, read_prompts
     from s2acc.environment import git_commit
+    from s2acc.hub import file_sha256
     from submissions.validate import MANIFEST, validate
 
     if not spec.checkpoint or not (Path(spec.checkpoint) / "model.safetensors").exists():
@@ -98,36 +83,26 @@ def build(spec: EntrySpec, prompts: str | Path, progress: bool = True) -> Path:
         )
     prompts = Path(prompts)
     table = read_prompts(prompts)
-    out = Path(spec.out)
-    weights_sha = _sha256(Path(spec.checkpoint) / "model.safetensors")
-    key = hashlib.sha256(f"{weights_sha}|{spec.vae}|{spec.seed}|{asdict(spec.sampler)}".encode()).hexdigest()[
-        :12
-    ]
-    clips = out / f"clips-{key}"
-    s = spec.sampler
-    if not all((clips / f"{i}.wav").exists() for i in table["id"]):
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-        generator = Generator.from_export(spec.checkpoint, vae=spec.vae or None, device=device)
-        generate_csv(
-            generator, table, clips, seconds=s.seconds, batch_size=s.batch_size, seed=spec.seed,
-            progress=progress, steps=s.steps, cfg_scale=s.cfg_scale, method=s.method,
-        )  # fmt: skip
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    clips = cached_generation(
+        spec.checkpoint, table, spec.out, spec.sampler, spec.seed, spec.vae, device=device, progress=progress
+    )
     seeds = pd.read_csv(clips / "generations.csv", dtype={"id": str}).set_index("id")["seed"]
     staging = {f"{i}.wav": clips / f"{i}.wav" for i in table["id"]}
     manifest = {
         "name": spec.name,
         "track": spec.track,
         "prompts_file": prompts.name,
-        "prompts_sha256": _sha256(prompts),
+        "prompts_sha256": hashlib.sha256(prompts.read_bytes()).hexdigest(),
         "checkpoint": spec.checkpoint,
-        "checkpoint_sha256": weights_sha,
+        "checkpoint_sha256": file_sha256(Path(spec.checkpoint) / "model.safetensors"),
         "entry_config_hash": config_hash(spec),
         "sampler": asdict(spec.sampler),
         "seeds": {i: int(seeds[i]) for i in table["id"]},
         "commit": git_commit(),
         "parameters": audit,
     }
-    zip_path = out / f"{spec.name}-{spec.track}.zip"
+    zip_path = Path(spec.out) / f"{spec.name}-{spec.track}.zip"
     tmp = zip_path.with_name(zip_path.name + ".tmp")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name, path in staging.items():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,20 @@ from s2acc.dit.flow import guided, sample
 from s2acc.vae.oobleck import LATENT_RATE, SAMPLE_RATE
 
 PEAK = 0.99  # -0.09 dBFS
+
+
+@dataclass
+class SamplingSection:
+    """How clips are sampled: the part of a DiT, eval or entry config that generation reads."""
+
+    steps: int = 32
+    cfg_scale: float = 4.0
+    method: str = "euler"  # euler | heun
+    seconds: float = 10.0
+    batch_size: int = 16  # prompts per batch (per-prompt seeds: the clips do not depend on it)
+
+    def solver(self) -> dict:
+        return {"steps": self.steps, "cfg_scale": self.cfg_scale, "method": self.method}
 
 
 def fit_peak(clip: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -190,10 +205,42 @@ class DemoGenerations:
             self.generator.model = model.to(self.generator.device).eval()
         s = self.cfg.sampling
         seeds = [prompt_seed(0, str(k)) for k in range(len(self.cfg.demo.prompts))]
-        audio = self.generator.audio(
-            self.cfg.demo.prompts, s.seconds, seeds, steps=s.steps, cfg_scale=s.cfg_scale, method=s.method
-        )
+        audio = self.generator.audio(self.cfg.demo.prompts, s.seconds, seeds, **s.solver())
         folder = Path(self.cfg.out) / "demos" / f"step-{step:08d}"
         folder.mkdir(parents=True, exist_ok=True)
         for k, clip in enumerate(audio):
             write_audio(folder / f"{k}.wav", fit_peak(clip)[0].numpy(), SAMPLE_RATE)
+
+
+def cached_generation(
+    checkpoint: str | Path,
+    prompts: pd.DataFrame,
+    root: str | Path,
+    sampling: SamplingSection,
+    seed: int = 0,
+    vae: str = "",
+    seconds: float | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> Path:
+    """``root/clips-<key>`` holding ``{id}.wav`` for every prompt, generated only where missing. The key
+    hashes the checkpoint's weights, the VAE, the seed, the length and the solver settings, so other
+    weights or settings never reuse clips."""
+    from s2acc.hub import file_sha256
+
+    weights = Path(checkpoint) / "model.safetensors"
+    if not weights.exists():
+        from s2acc.config import ConfigError
+
+        raise ConfigError(f"checkpoint {checkpoint or '(empty)'}: no model.safetensors (a DiT export folder)")
+    seconds = sampling.seconds if seconds is None else seconds
+    settings = {**sampling.solver(), "seconds": seconds, "seed": seed, "vae": vae}
+    key = hashlib.sha256(f"{file_sha256(weights)}|{sorted(settings.items())}".encode()).hexdigest()[:12]
+    folder = Path(root) / f"clips-{key}"
+    if not all((folder / f"{i}.wav").exists() for i in prompts["id"]):
+        generator = Generator.from_export(checkpoint, vae=vae or None, device=device)
+        generate_csv(
+            generator, prompts, folder, seconds=seconds, batch_size=sampling.batch_size, seed=seed,
+            progress=progress, **sampling.solver(),
+        )  # fmt: skip
+    return folder

@@ -18,6 +18,7 @@ import torch
 
 from s2acc.dit.data import LatentDataset, collate
 from s2acc.dit.flow import flow_matching_loss, logit_normal
+from s2acc.dit.generate import SamplingSection
 from s2acc.dit.model import DiTConfig, LatentDiT
 from s2acc.dit.text import TEXT_DIMS
 from s2acc.train import TrainConfig, Trainer
@@ -47,14 +48,6 @@ class StageSection:
             raise ValueError(f"stage must be pretrain or sft, got {self.stage!r}")
         if self.stage == "sft" and not self.init:
             raise ValueError("stage sft needs `init`: the pretrain export folder to start from")
-
-
-@dataclass
-class SamplingSection:
-    steps: int = 32
-    cfg_scale: float = 4.0
-    method: str = "euler"  # euler | heun
-    seconds: float = 10.0
 
 
 @dataclass
