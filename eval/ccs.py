@@ -6,15 +6,16 @@ one yes/no question; the concept counts as present when the logit of "Yes" excee
 at the first answer position (no sampling). CCS is the mean over prompts of K/M; prompts with no
 concept are left out and counted in the report.
 
-The judge is Qwen2-Audio-Instruct through transformers; the organisers used Qwen3-Omni, which a later
-transformers release can serve through the same interface (a processor with a chat template and a
-causal LM head).
+Two judges share that yes/no logic and differ only in how they load: Qwen2-Audio-Instruct, and
+Qwen3-Omni-Instruct, the organisers' judge, of which only the thinker (the text-generating part) is
+loaded. :func:`load_judge` picks one by its weights-registry name.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -99,12 +100,18 @@ def ccs(present: list[list[tuple[Concept, bool]]]) -> CcsResult:
     return CcsResult(float(np.mean(scored)) if scored else None, per_prompt, by_category)
 
 
-class QwenAudioJudge:
-    """Yes/no questions about a clip, answered by comparing the "Yes" and "No" logits."""
+class AudioYesNoJudge:
+    """Yes/no questions about a clip, answered by comparing the "Yes" and "No" logits.
+
+    The prompt, the processor call and the comparison are the same for every backend; a subclass says
+    which checkpoint it defaults to and how to load its model and processor.
+    """
+
+    default_model = ""
 
     def __init__(
         self,
-        model: str = "Qwen/Qwen2-Audio-7B-Instruct",
+        model: str | None = None,
         device: str = "cpu",
         revision: str | None = None,
         model_obj: Any = None,
@@ -114,16 +121,19 @@ class QwenAudioJudge:
 
         self.device = device
         if model_obj is None or processor_obj is None:
-            from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
-
+            model = model or self.default_model
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-            processor_obj = processor_obj or AutoProcessor.from_pretrained(model, revision=revision)
-            model_obj = model_obj or Qwen2AudioForConditionalGeneration.from_pretrained(
-                model, revision=revision, dtype=dtype
-            )
+            processor_obj = processor_obj or self._load_processor(model, revision)
+            model_obj = model_obj or self._load_model(model, revision, dtype, device)
         self.model, self.processor = model_obj.to(device).eval(), processor_obj
         self.processor.tokenizer.padding_side = "left"  # the answer position is the last one in every row
         self.yes, self.no = (self._token(w) for w in ("Yes", "No"))
+
+    def _load_processor(self, model: str, revision: str | None) -> Any:
+        raise NotImplementedError
+
+    def _load_model(self, model: str, revision: str | None, dtype: Any, device: str) -> Any:
+        raise NotImplementedError
 
     def _token(self, word: str) -> int:
         ids = self.processor.tokenizer.encode(word, add_special_tokens=False)
@@ -167,3 +177,118 @@ class QwenAudioJudge:
             return []
         scores = self.logits(audio, sr, [c.question for c in concepts])
         return [(c, bool(s[0] > s[1])) for c, s in zip(concepts, scores, strict=True)]
+
+
+class QwenAudioJudge(AudioYesNoJudge):
+    """Qwen2-Audio-Instruct as the judge."""
+
+    default_model = "Qwen/Qwen2-Audio-7B-Instruct"
+
+    def _load_processor(self, model: str, revision: str | None) -> Any:
+        from transformers import AutoProcessor
+
+        return AutoProcessor.from_pretrained(model, revision=revision)
+
+    def _load_model(self, model: str, revision: str | None, dtype: Any, device: str) -> Any:
+        from transformers import Qwen2AudioForConditionalGeneration
+
+        return Qwen2AudioForConditionalGeneration.from_pretrained(model, revision=revision, dtype=dtype)
+
+
+@cache
+def _audio_only_qwen3_omni_classes() -> tuple[type, type]:
+    """Qwen3-Omni's processor with its video slot filled by a stand-in.
+
+    The processor insists on a video processor, and Qwen3-Omni's needs torchvision, which this project
+    never installs; the judge sends no video, so a stand-in that refuses video is enough, and the
+    audio and text path stays transformers' own.
+    """
+    from transformers import Qwen3OmniMoeProcessor
+    from transformers.video_processing_utils import VideoProcessorMixin
+
+    class NoVideoProcessor(VideoProcessorMixin):
+        merge_size = 2
+        temporal_patch_size = 2
+
+        def preprocess(self, videos: Any, **kwargs: Any) -> Any:
+            raise ValueError("the CCS judge's Qwen3-Omni processor takes audio and text only, not video")
+
+    class AudioQwen3OmniProcessor(Qwen3OmniMoeProcessor):
+        def check_argument_for_proper_class(self, argument_name: str, argument: Any) -> Any:
+            if argument_name == "video_processor" and isinstance(argument, NoVideoProcessor):
+                return NoVideoProcessor
+            return super().check_argument_for_proper_class(argument_name, argument)
+
+    return AudioQwen3OmniProcessor, NoVideoProcessor
+
+
+def qwen3_omni_processor(feature_extractor: Any, tokenizer: Any, chat_template: str | None = None) -> Any:
+    """A ``Qwen3OmniMoeProcessor`` for audio and text, built from its feature extractor and tokenizer.
+
+    The image processor is a default one (never used, but the processor requires one); see
+    :func:`_audio_only_qwen3_omni_classes` for the video slot.
+    """
+    from transformers import Qwen2VLImageProcessorPil
+
+    processor_cls, no_video = _audio_only_qwen3_omni_classes()
+    return processor_cls(
+        image_processor=Qwen2VLImageProcessorPil(),
+        video_processor=no_video(),
+        feature_extractor=feature_extractor,
+        tokenizer=tokenizer,
+        chat_template=chat_template,
+    )
+
+
+class Qwen3OmniJudge(AudioYesNoJudge):
+    """Qwen3-Omni-Instruct as the judge: only its thinker, since the talker (speech output) is not used."""
+
+    default_model = "Qwen/Qwen3-Omni-30B-A3B-Instruct"
+
+    def _load_processor(self, model: str, revision: str | None) -> Any:
+        from transformers import AutoFeatureExtractor, AutoTokenizer
+
+        processor_cls, _ = _audio_only_qwen3_omni_classes()
+        # The chat template is in the processor's files (chat_template.json or .jinja), else the tokenizer's.
+        settings, _ = processor_cls.get_processor_dict(model, revision=revision)
+        tokenizer = AutoTokenizer.from_pretrained(model, revision=revision)
+        return qwen3_omni_processor(
+            AutoFeatureExtractor.from_pretrained(model, revision=revision),
+            tokenizer,
+            settings.get("chat_template") or tokenizer.chat_template,
+        )
+
+    def _load_model(self, model: str, revision: str | None, dtype: Any, device: str) -> Any:
+        """The thinker alone, from the full checkpoint.
+
+        The checkpoint's thinker weights sit under ``thinker.``; transformers' conversion mapping for this
+        class strips that prefix and ignores the talker's and code2wav's weights. The config is the
+        full model's, so its ``thinker_config`` is taken explicitly.
+        """
+        from transformers import Qwen3OmniMoeConfig, Qwen3OmniMoeThinkerForConditionalGeneration
+
+        config = Qwen3OmniMoeConfig.from_pretrained(model, revision=revision).thinker_config
+        return Qwen3OmniMoeThinkerForConditionalGeneration.from_pretrained(
+            model, config=config, revision=revision, dtype=dtype, device_map=device
+        )
+
+
+JUDGES: dict[str, type[AudioYesNoJudge]] = {
+    "qwen2-audio-7b-instruct": QwenAudioJudge,
+    "qwen3-omni-30b-a3b-instruct": Qwen3OmniJudge,
+}
+
+
+def judge_class(name: str) -> type[AudioYesNoJudge]:
+    """The judge backend for a weights-registry name."""
+    if name not in JUDGES:
+        raise ValueError(f"no CCS judge named {name!r}; known judges: {', '.join(sorted(JUDGES))}")
+    return JUDGES[name]
+
+
+def load_judge(name: str, device: str = "cpu") -> AudioYesNoJudge:
+    """The judge named in the weights registry, loaded from its local (verified) weights."""
+    from s2acc.hub import resolve
+
+    cls = judge_class(name)
+    return cls(str(resolve(name)), device=device)

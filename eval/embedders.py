@@ -35,6 +35,8 @@ from s2acc.audio import mono_samples, resample
 from s2acc.clap import CLAP_SR, CLAP_WINDOW
 
 HOP_SECONDS = 1.0
+PCM_BITS = 16  # fadtk's WAV cache of the resampled audio
+LAION_INT16_SCALE = 32767.0  # laion_clap's int16 quantisation scale
 
 
 class Embedder(Protocol):
@@ -46,14 +48,15 @@ class Embedder(Protocol):
 
 def pcm16_round_trip(x: np.ndarray) -> np.ndarray:
     """What a 16-bit WAV write and an int16 / 32768 read leave of float audio (step 3)."""
-    q = np.clip(np.round(np.asarray(x, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
-    return q.astype(np.float32) / 32768.0
+    full_scale = 2.0 ** (PCM_BITS - 1)
+    q = np.clip(np.round(np.asarray(x, np.float64) * full_scale), -full_scale, full_scale - 1)
+    return (q / full_scale).astype(np.float32)
 
 
 def laion_quantize(x: np.ndarray) -> np.ndarray:
     """laion_clap's int16 round trip (step 4): truncation toward zero, scale 32767."""
-    q = (np.clip(x, -1.0, 1.0) * 32767.0).astype(np.int16)
-    return (q / 32767.0).astype(np.float32)
+    q = (np.clip(x, -1.0, 1.0) * LAION_INT16_SCALE).astype(np.int16)
+    return (q / LAION_INT16_SCALE).astype(np.float32)
 
 
 def fadtk_clap_audio(audio: np.ndarray, sr: int) -> np.ndarray:

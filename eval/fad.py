@@ -79,13 +79,16 @@ class EmbeddingStats:
         )
 
 
+EMBEDDING_DTYPE = np.float16  # fadtk stores window embeddings at this precision before fitting
+
+
 def stats_from_embeddings(
     per_file: list[np.ndarray], embedder: str, checkpoint_sha256: str | None = None, extra: dict | None = None
 ) -> EmbeddingStats:
     """Mean and covariance over every window of every file, from float16-rounded embeddings."""
     if not per_file:
         raise ValueError("no embeddings to fit statistics on")
-    x = np.concatenate([np.atleast_2d(np.asarray(e, np.float16)) for e in per_file]).astype(np.float64)
+    x = np.concatenate([np.atleast_2d(np.asarray(e, EMBEDDING_DTYPE)) for e in per_file]).astype(np.float64)
     if len(x) < 2:
         raise ValueError(f"need at least 2 embeddings for a covariance, got {len(x)}")
     return EmbeddingStats(

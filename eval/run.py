@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eval.config import EvalConfig
+from eval.config import CLIP_SR, EvalConfig
 from s2acc.config import ConfigError, config_hash, save_config
 from s2acc.hub import file_sha256
 
@@ -50,7 +50,7 @@ def generate(cfg: EvalConfig, prompts: pd.DataFrame, out: Path, device: str, pro
     from s2acc.dit.generate import cached_generation
 
     g = cfg.generation
-    seconds = max(g.seconds, cfg.metrics.scored_seconds)
+    seconds = max(g.seconds, cfg.contract.scored_seconds)
     return cached_generation(cfg.checkpoint, prompts, out, g, g.seed, cfg.vae, seconds, device, progress)
 
 
@@ -60,7 +60,7 @@ def scored_clips(folder: Path, ids: list[str], seconds: float) -> list[np.ndarra
     clips = []
     for i in ids:
         audio, sr = read_audio(folder / f"{i}.wav", duration=seconds)
-        if sr != 44100:
+        if sr != CLIP_SR:
             raise ValueError(f"{folder / f'{i}.wav'}: {sr} Hz, the challenge scores 44.1 kHz clips")
         clips.append(audio)
     return clips
@@ -133,13 +133,13 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
     prompts = load_prompts(cfg, out)
     ids = prompts["id"].tolist()
     clips_dir = generate(cfg, prompts, out, device, progress)
-    clips = scored_clips(clips_dir, ids, cfg.metrics.scored_seconds)
+    clips = scored_clips(clips_dir, ids, cfg.contract.scored_seconds)
     m = cfg.metrics
 
     params = {"device": device} if m.fad_embedder == "clap-laion-music" else {}
     embedder = make_embedder(m.fad_embedder, **params)
     cache = EmbeddingCache(out / ".embeddings", embedder)
-    per_clip = [cache.embed(c, 44100) for c in clips]
+    per_clip = [cache.embed(c, CLIP_SR) for c in clips]
     reference = reference_stats(cfg, embedder, out / ".embeddings", progress)
     generated = stats_from_embeddings(
         per_clip, embedder.name, embedder.checkpoint_sha256, {"folder": str(clips_dir)}
@@ -158,18 +158,17 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         from eval.embedders import ClapEmbedder
 
         clap = embedder if isinstance(embedder, ClapEmbedder) else ClapEmbedder(device=device)
-        score = clap_score(clap, clips, 44100, table["prompt"].tolist())
+        score = clap_score(clap, clips, CLIP_SR, table["prompt"].tolist())
         table["clap_score"] = score.per_prompt
         metrics["clap_score"] = {"value": score.mean, "checkpoint_sha256": clap.checkpoint_sha256}
     else:
         metrics["clap_score"] = {"value": None, "unavailable": "LAION-CLAP music weights are not present"}
     if wanted(m.ccs, [m.ccs_judge]):
-        from eval.ccs import QwenAudioJudge, ccs, concepts_for
-        from s2acc.hub import resolve
+        from eval.ccs import ccs, concepts_for, load_judge
 
-        judge = QwenAudioJudge(str(resolve(m.ccs_judge)), device=device)
+        judge = load_judge(m.ccs_judge, device=device)
         verdicts = [
-            judge.judge(c, 44100, concepts_for(row))
+            judge.judge(c, CLIP_SR, concepts_for(row))
             for c, row in zip(clips, table.to_dict("records"), strict=True)
         ]
         result = ccs(verdicts)
@@ -190,7 +189,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         "clips": str(clips_dir),
         "prompts_sha256": hashlib.sha256((out / "prompts.csv").read_bytes()).hexdigest(),
         "commit": git_commit(),
-        "scored_seconds": m.scored_seconds,
+        "scored_seconds": cfg.contract.scored_seconds,
     }
     table.to_csv(out / "per_prompt.csv", index=False)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, default=float))

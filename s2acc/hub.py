@@ -13,6 +13,7 @@ Downloading is explicit, through :func:`fetch` (``s2acc weights fetch NAME``).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -137,7 +138,7 @@ class Registry:
         """ok / unverified (present, no published sha256) / missing / mismatch."""
         entry, path = self[name], self.path(name)
         if entry.kind == "snapshot":
-            if not path.is_dir() or any(not (path / f).is_file() for f in entry.files):
+            if not path.is_dir() or _absent(path, entry.files):
                 return "missing"
             if any(file_sha256(path / f) != sha.lower() for f, sha in entry.checksums.items()):
                 return "mismatch"
@@ -164,7 +165,7 @@ class Registry:
         return path
 
     def _missing_message(self, entry: WeightEntry, path: Path) -> str:
-        what = f"files {', '.join(entry.files)} in" if entry.kind == "snapshot" else "file"
+        what = f"files {', '.join(_absent(path, entry.files))} in" if entry.kind == "snapshot" else "file"
         return (
             f"weights {entry.name!r} ({entry.description}) not found: looked for {what} {path}. "
             f"Provide them with `s2acc weights fetch {entry.name}` on a machine with network access "
@@ -211,6 +212,19 @@ class Registry:
                 f"sha256 check and was removed. The source may have changed: check the revision."
             )
         return self.resolve(name)
+
+
+def _absent(folder: Path, files: tuple[str, ...]) -> list[str]:
+    """The listed files missing from a snapshot folder, and the shards that a listed
+    ``*.safetensors.index.json`` names but the folder lacks (a half-finished download)."""
+    absent = [f for f in files if not (folder / f).is_file()]
+    for index in (f for f in files if f.endswith(".index.json") and (folder / f).is_file()):
+        try:
+            shards = sorted(set(json.loads((folder / index).read_text())["weight_map"].values()))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise WeightsError(f"{folder / index} is not a safetensors index ({error})") from error
+        absent += [s for s in shards if not (folder / index).parent.joinpath(s).is_file()]
+    return absent
 
 
 def _hub_offline() -> bool:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.linalg
+import yaml
 
 from eval.embedders import (
     ClapEmbedder,
@@ -19,6 +22,8 @@ from eval.embedders import (
 )
 from eval.fad import EmbeddingStats, fad, frechet_distance, stats_from_embeddings
 from eval.rank import PUBLISHED, borda, place_among_published
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def random_spd(rng: np.random.Generator, d: int) -> np.ndarray:
@@ -199,3 +204,17 @@ def test_clap_score_is_the_mean_cosine_of_first_windows(clap_model):
     assert len(first_window(clips[1], 44100)) == 480000
     with pytest.raises(ValueError, match="2 clips but 1 prompts"):
         clap_score(embedder, clips, 44100, prompts[:1])
+
+
+def test_the_eval_config_restates_the_contract_and_refuses_edits_to_it():
+    from eval.config import EvalConfig, scorer_contract
+    from s2acc.config import ConfigError, load_config, to_dict
+
+    cfg = load_config(EvalConfig, ROOT / "configs/eval/attm.yaml")
+    written = yaml.safe_load((ROOT / "configs/eval/attm.yaml").read_text())["contract"]
+    assert written == to_dict(cfg.contract) == scorer_contract()  # every value spelled out, and the scorer's
+    assert scorer_contract()["window_seconds"] == 10.0 and scorer_contract()["hop_seconds"] == 1.0
+    with pytest.raises(ConfigError, match=r"hop_seconds: 0\.5 \(the scorer computes 1\.0\)"):
+        load_config(EvalConfig, ROOT / "configs/eval/attm.yaml", ["contract.hop_seconds=0.5"])
+    with pytest.raises(ConfigError, match="clap_sha256"):
+        load_config(EvalConfig, ROOT / "configs/eval/demo.yaml", ["contract.clap_sha256=" + "0" * 64])

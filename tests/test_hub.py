@@ -1,4 +1,5 @@
 import hashlib
+import json
 
 import pytest
 import yaml
@@ -129,12 +130,42 @@ def test_unverified_entries_and_snapshots(tmp_path):
     (snap / "w").mkdir(parents=True)
     (snap / "config.json").write_text("{}")
     assert reg.status("snap") == "missing"
-    with pytest.raises(WeightsMissingError, match=r"config\.json, w/model\.safetensors"):
+    with pytest.raises(WeightsMissingError, match=r"files w/model\.safetensors in"):  # only what is absent
         reg.resolve("snap")
     (snap / "w" / "model.safetensors").write_bytes(PAYLOAD)
     assert reg.status("snap") == "ok" and reg.resolve("snap") == snap
     (snap / "w" / "model.safetensors").write_bytes(b"other")
     assert reg.status("snap") == "mismatch"
+
+
+def test_sharded_snapshots_need_every_shard_their_index_names(tmp_path):
+    reg = make_registry(
+        tmp_path,
+        {
+            "llm": {
+                "description": "d",
+                "used_by": "u",
+                "repo": "org/llm",
+                "kind": "snapshot",
+                "files": ["config.json", "model.safetensors.index.json"],
+            }
+        },
+    )
+    snap = reg.path("llm")
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text("{}")
+    shards = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"]
+    weight_map = {"a.weight": shards[0], "b.weight": shards[1], "c.weight": shards[1]}
+    (snap / "model.safetensors.index.json").write_text(json.dumps({"weight_map": weight_map}))
+    (snap / shards[0]).write_bytes(b"x")
+    assert reg.status("llm") == "missing"  # an interrupted download: one shard of two
+    with pytest.raises(WeightsMissingError, match="files model-00002-of-00002.safetensors in"):
+        reg.resolve("llm")
+    (snap / shards[1]).write_bytes(b"x")
+    assert reg.status("llm") == "unverified" and reg.resolve("llm") == snap
+    (snap / "model.safetensors.index.json").write_text("[]")
+    with pytest.raises(WeightsError, match="is not a safetensors index"):
+        reg.status("llm")
 
 
 def test_offline_fetch_from_hub_is_refused_without_network(tmp_path, monkeypatch):

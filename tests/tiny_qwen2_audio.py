@@ -57,19 +57,28 @@ CORPUS = [
 ]
 
 
-def build_processor(corpus: list[str] = CORPUS):
+def train_bpe(corpus: list[str], special_tokens: list[str]):
+    """A byte-level BPE (Qwen's kind) trained on ``corpus``: words seen often enough get one token."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast, Qwen2AudioProcessor, WhisperFeatureExtractor
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=400, special_tokens=SPECIAL_TOKENS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=400, special_tokens=special_tokens, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     bpe.train_from_iterator(list(corpus) * 4, trainer)
+    return bpe
+
+
+def build_processor(corpus: list[str] = CORPUS):
+    from transformers import PreTrainedTokenizerFast, Qwen2AudioProcessor, WhisperFeatureExtractor
+
     tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", padding_side="right"
+        tokenizer_object=train_bpe(corpus, SPECIAL_TOKENS),
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        padding_side="right",
     )
     tokenizer.add_special_tokens({"additional_special_tokens": SPECIAL_TOKENS[1:]})
     extractor = WhisperFeatureExtractor(feature_size=128, sampling_rate=QWEN_SR)
