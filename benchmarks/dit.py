@@ -13,13 +13,13 @@ Full `configs/dit/s2acc_402m.yaml` model, 10 s of latents (216 frames, 64 channe
     measured in the same round as the step. Target: >= 50%.
 (c) sampling real-time factor: 10 s, 32 Euler steps with CFG (a doubled batch), one clip.
 
-This machine is shared and its speed drifts by more than the margins measured here, so the two
-models of a comparison live in one process (6.5 GB each with AdamW state) and their steps alternate
-(ABBA) over the rounds, each round starting with a matmul-peak probe. The ratio is the median of the
-per-round ratios; the MFU the median of per-round MFUs (the MFU against the run's best peak is kept
-too). Sampling runs in its own process.
+This machine is shared and its speed drifts by more than the margins measured here, so the
+comparison runs in rounds: each round times ours and the peer in fresh processes (one model each: two
+400M models with AdamW state in one process time differently depending on which was built first),
+in ABBA order over the rounds. The ratio is the median over rounds of the ratio of median step times;
+the MFU uses the peak probed in the same process, before and after its steps.
 
-    python benchmarks/dit.py [--repeats 6] [--sample-steps 32]
+    python benchmarks/dit.py [--rounds 4] [--steps 3] [--sample-steps 32]
 """
 
 from __future__ import annotations
@@ -125,25 +125,19 @@ def matmul_peak(reps: int = 3) -> float:
     return 2 * 4096**3 / best
 
 
-def train_pair(kinds: list[str], repeats: int) -> dict:
-    """Both models in one process, their steps interleaved (ABBA order) with a matmul-peak probe each
-    round: on a shared machine whose speed drifts, each round compares like with like."""
+def train_steps(kind: str, steps: int) -> dict:
+    """One model's timed training steps, between two matmul-peak probes."""
     import torch
 
-    steps = {k: trainer_step(k) for k in kinds}
-    times: dict[str, list[float]] = {k: [] for k in kinds}
-    peaks = []
-    for r in range(repeats):
-        peaks.append(matmul_peak())
-        for kind in kinds if r % 2 == 0 else kinds[::-1]:
-            start = time.perf_counter()
-            steps[kind][0]()
-            times[kind].append(time.perf_counter() - start)
-    return {
-        "threads": torch.get_num_threads(),
-        "peak_fp32_matmul_flops": peaks,
-        **{k: {"params": steps[k][1], "step_flops": steps[k][2], "step_seconds": times[k]} for k in kinds},
-    }
+    step, params, flops = trainer_step(kind)
+    peaks, times = [matmul_peak()], []
+    for _ in range(steps):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    peaks.append(matmul_peak())
+    return {"threads": torch.get_num_threads(), "params": params, "step_flops": flops,
+            "step_seconds": times, "peak_fp32_matmul_flops": max(peaks)}  # fmt: skip
 
 
 def sampling(steps: int) -> dict:
@@ -180,18 +174,35 @@ def sampling(steps: int) -> dict:
 def worker(kind: str, args) -> dict:
     if kind == "sample":
         return sampling(args.sample_steps)
-    return train_pair(kind.split("+"), args.repeats)
+    return train_steps(kind, args.steps)
 
 
-def compare(pair: dict, ours: str) -> dict:
-    """Median per-round step ratio against the peer, and MFU against the same round's matmul peak."""
-    mine, theirs = pair[ours]["step_seconds"], pair["peer"]["step_seconds"]
-    peaks, flops = pair["peak_fp32_matmul_flops"], pair[ours]["step_flops"]
+def run_worker(kind: str, args) -> dict:
+    cmd = [sys.executable, __file__, "--worker", kind, "--steps", str(args.steps)]
+    cmd += ["--sample-steps", str(args.sample_steps)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def compare(ours: str, args, rounds: int) -> dict:
+    """Rounds of (ours, peer) processes in ABBA order; per round, the ratio of median step times and
+    the MFU against the peak measured in ours' process. Medians over rounds."""
+    results = []
+    for r in range(rounds):
+        pair = {}
+        for kind in (ours, "peer") if r % 2 == 0 else ("peer", ours):
+            pair[kind] = run_worker(kind, args)
+            print(f"round {r} {kind}", json.dumps(pair[kind]), flush=True)
+        results.append(pair)
+    mine = [statistics.median(p[ours]["step_seconds"]) for p in results]
+    theirs = [statistics.median(p["peer"]["step_seconds"]) for p in results]
+    peaks = [p[ours]["peak_fp32_matmul_flops"] for p in results]
+    mfus = [p[ours]["step_flops"] / t / peak for p, t, peak in zip(results, mine, peaks, strict=True)]
     return {
         "train_step_ratio": round(statistics.median(a / b for a, b in zip(mine, theirs, strict=True)), 4),
-        "mfu": round(statistics.median(flops / t / p for t, p in zip(mine, peaks, strict=True)), 4),
-        "mfu_against_best_peak_of_run": round(flops / statistics.median(mine) / max(peaks), 4),
+        "mfu": round(statistics.median(mfus), 4),
         "step_seconds_median": {ours: statistics.median(mine), "peer": statistics.median(theirs)},
+        "rounds": results,
     }
 
 
@@ -199,27 +210,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeats", type=int, default=6, help="interleaved rounds per pair (default 6)")
+    parser.add_argument("--rounds", type=int, default=4, help="(ours, peer) process pairs (default 4)")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per process (default 3)")
     parser.add_argument("--sample-steps", type=int, default=32)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/dit.json")
-    parser.add_argument("--kinds", default="ours+peer,ours-t5+peer,sample", help=argparse.SUPPRESS)
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args)))
         return
 
-    results = {}
-    for kind in args.kinds.split(","):
-        cmd = [sys.executable, __file__, "--worker", kind, "--repeats", str(args.repeats)]
-        cmd += ["--sample-steps", str(args.sample_steps)]
-        out = json.loads(
-            subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        )
-        results[kind] = out
-        print(kind, json.dumps(out), flush=True)
-
-    main_pair, t5_pair = compare(results["ours+peer"], "ours"), compare(results["ours-t5+peer"], "ours-t5")
+    main_pair = compare("ours", args, args.rounds)
+    t5_pair = compare("ours-t5", args, max(2, args.rounds // 2))  # the heavier layout, for reference
+    results = {"sample": run_worker("sample", args)}
+    print("sample", json.dumps(results["sample"]), flush=True)
     result = {
         **metadata(),
         "device": "cpu",
@@ -228,7 +232,8 @@ def main() -> None:
             "frames": FRAMES,
             "batch": BATCH,
             "dtype": "float32",
-            "rounds": args.repeats,
+            "rounds": args.rounds,
+            "steps_per_process": args.steps,
         },
         "results": results,
         "ours": main_pair,

@@ -110,3 +110,28 @@ def test_key_profiles_and_labels():
         chord_index("A:7")
     with pytest.raises(ValueError, match="unknown|must be one of"):
         extract_leadsheet(np.zeros(SR), SR, backend="crepe")
+
+
+def test_salience_takes_held_accompaniment_down_more_than_passing_notes():
+    """A chord tone held for 4 s and a tune of short notes over it, at the same level: removing part of
+    each bin's running minimum lowers the held tone's salience relative to the tune's."""
+    from s2acc.leadsheet.melody import ANALYSIS_SR, BINS_PER_SEMITONE, FMIN_BIN, HOP, salience
+
+    sr, seconds = ANALYSIS_SR, 4.0
+    t = np.arange(int(sr * seconds)) / sr
+    held = 0.3 * np.sin(2 * np.pi * 220.0 * t)  # A3 throughout
+    tune_midi = np.repeat([72, 76, 79, 74, 77, 81, 72, 76], len(t) // 8 + 1)[: len(t)]  # 0.5 s notes
+    tune = 0.3 * np.sin(2 * np.pi * np.cumsum(440.0 * 2 ** ((tune_midi - 69) / 12)) / sr)
+    y = (held + tune).astype(np.float32)
+
+    def level(sal: np.ndarray, midi: np.ndarray) -> float:
+        rows = np.round((midi - FMIN_BIN) * BINS_PER_SEMITONE).astype(int)
+        return float(np.mean(sal[rows, np.arange(sal.shape[1])]))
+
+    frames = salience(y, background=0.0).shape[1]
+    frame_midi = tune_midi[np.minimum(np.arange(frames) * HOP, len(t) - 1)]
+    ratios = {}
+    for share in (0.0, 0.5):
+        sal = salience(y, background=share)
+        ratios[share] = level(sal, np.full(frames, 57)) / level(sal, frame_midi)
+    assert ratios[0.5] < 0.8 * ratios[0.0]

@@ -3,8 +3,10 @@
 A constant-Q transform at a third of a semitone gives the log-frequency spectrum; the salience of a
 candidate pitch is the weighted sum of the magnitudes at its first harmonics (Klapuri 2006 style),
 pooled per semitone over the melody range. A Viterbi pass over the semitone candidates plus an
-unvoiced state favours small steps and sustained notes, which removes the octave and
-accompaniment jumps of a frame-wise argmax. A candidate is voiced where its salience is a clear share
+unvoiced state favours small steps and sustained notes, which removes the octave and accompaniment
+jumps of a frame-wise argmax. Before the harmonic sum, part of each bin's running minimum over about a
+second is taken away: held chords and pads sit under the melody for longer than its notes do, so this
+lowers the accompaniment more than the tune. A candidate is voiced where its salience is a clear share
 of the frame's strongest, and the frame is not much quieter than the track. The f0 is refined to the
 peak of the salience within the chosen semitone.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import librosa
 import numpy as np
+from scipy.ndimage import minimum_filter1d
 
 ANALYSIS_SR = 22050
 HOP = 256
@@ -22,12 +25,23 @@ FMIN_BIN = FMIN_MIDI - 1 / BINS_PER_SEMITONE  # so the middle bin of each group 
 N_OCTAVES = 7
 MELODY_RANGE = (55, 96)  # G3 .. C7, MIDI
 HARMONIC_WEIGHTS = (1.0, 0.8, 0.64, 0.51, 0.41)
+BACKGROUND_SECONDS = 1.0  # running-minimum window: longer than most melody notes, shorter than a chord
+BACKGROUND_SHARE = 0.5  # share of that floor removed; all of it would also erase long held melody notes
 
 
 def salience(
-    y: np.ndarray, sr: int = ANALYSIS_SR, hop: int = HOP, n_harmonics: int = 5, compression: float = 100.0
+    y: np.ndarray,
+    sr: int = ANALYSIS_SR,
+    hop: int = HOP,
+    n_harmonics: int = 5,
+    compression: float = 100.0,
+    background: float = BACKGROUND_SHARE,
 ) -> np.ndarray:
-    """(n_bins, frames) harmonic-sum salience on the CQT grid starting at :data:`FMIN_MIDI`."""
+    """(n_bins, frames) harmonic-sum salience on the CQT grid starting at :data:`FMIN_MIDI`.
+
+    ``background`` is the share of each bin's running minimum (over :data:`BACKGROUND_SECONDS`) taken
+    away first, so sustained accompaniment weighs less than the notes that come and go over it.
+    """
     bpo = 12 * BINS_PER_SEMITONE
     n_bins = bpo * N_OCTAVES
     fmax_allowed = sr / 2 * 0.95
@@ -45,6 +59,9 @@ def salience(
         )
     )
     spec = np.log1p(compression * spec / max(float(spec.max()), 1e-12))  # compress the dynamic range
+    if background > 0:
+        width = max(1, int(round(BACKGROUND_SECONDS * sr / hop)) | 1)
+        spec = np.maximum(spec - background * minimum_filter1d(spec, width, axis=1), 0.0)
     out = np.zeros_like(spec)
     for h, w in enumerate(HARMONIC_WEIGHTS[:n_harmonics], start=1):
         shift = int(round(bpo * np.log2(h)))
