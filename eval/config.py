@@ -36,8 +36,11 @@ class ContractSection:
     fad_embedder: str = "clap-laion-music"  # fadtk's model name, the organisers' FAD
     clap_checkpoint: str = "music_audioset_epoch_15_esc_90.14.pt"  # HTSAT-base, no fusion
     clap_sha256: str = "fae3e9c087f2909c28a09dc31c8dfcdacbc42ba44c70e972b58c1bd1caf6dedd"
-    clap_sample_rate: int = 48000  # mono mix resampled to this
-    pcm_bits: int = 16  # fadtk's 16-bit WAV cache of the resampled audio
+    clap_sample_rate: int = 48000  # mono mix resampled to this, with torchaudio's Kaiser-windowed sinc:
+    resample_lowpass_width: int = 64  # zero crossings each side
+    resample_rolloff: float = 0.9475937167399596  # cut-off as a share of the lower Nyquist rate
+    resample_beta: float = 14.769656459379492  # Kaiser window shape
+    pcm_bits: int = 16  # fadtk's 16-bit WAV cache of the resampled audio, written by libsndfile
     clap_int16_scale: float = 32767.0  # laion_clap's own round trip: x * 32767 truncated to int16
     window_seconds: float = 10.0  # FAD windows of 10 s ...
     hop_seconds: float = 1.0  # ... starting every 1 s, the last zero-padded
@@ -57,7 +60,15 @@ class ContractSection:
 def scorer_contract() -> dict:
     """The contract as the scoring code implements it (its constants and the weights registry's pin)."""
     from eval.ccs import JUDGE_SR
-    from eval.embedders import HOP_SECONDS, LAION_INT16_SCALE, PCM_BITS, ClapEmbedder
+    from eval.embedders import (
+        HOP_SECONDS,
+        LAION_INT16_SCALE,
+        PCM_BITS,
+        RESAMPLE_BETA,
+        RESAMPLE_ROLLOFF,
+        RESAMPLE_WIDTH,
+        ClapEmbedder,
+    )
     from eval.fad import EMBEDDING_DTYPE
     from s2acc.clap import CLAP_SR, CLAP_WINDOW
     from s2acc.hub import default_registry
@@ -70,6 +81,9 @@ def scorer_contract() -> dict:
         "clap_checkpoint": clap.filename,
         "clap_sha256": clap.sha256,
         "clap_sample_rate": CLAP_SR,
+        "resample_lowpass_width": RESAMPLE_WIDTH,
+        "resample_rolloff": RESAMPLE_ROLLOFF,
+        "resample_beta": RESAMPLE_BETA,
         "pcm_bits": PCM_BITS,
         "clap_int16_scale": LAION_INT16_SCALE,
         "window_seconds": CLAP_WINDOW / CLAP_SR,

@@ -4,12 +4,14 @@
 fadtk does, in its order.
 
 1. Mix to mono by averaging the channels.
-2. Resample to 48 kHz. fadtk uses torchaudio's Kaiser-windowed sinc ("best"); torchaudio has no build
-   for this project's CPU torch, so soxr's very-high-quality resampler stands in (both are
-   transparent to well above 20 kHz; they differ in the last bits).
-3. Store as 16-bit PCM and read back: fadtk caches the resampled audio as a 16-bit WAV through
-   ``torchaudio.save`` (ffmpeg or sox when present: round(x * 32768), clipped to the int16 range) and
-   reads it as int16 / 32768. Writers differ by at most one step here (libsndfile floors instead).
+2. Resample to 48 kHz with torchaudio's ``Resample`` transform: a Kaiser-windowed sinc with
+   ``lowpass_filter_width=64``, ``rolloff=0.9475937167399596``, ``beta=14.769656459379492``, kernel
+   computed in float64 and applied in float32. torchaudio has no build for this project's CPU torch,
+   so :func:`kaiser_sinc_resample` computes the same filter bank and polyphase convolution with torch.
+   Another resampler is not a stand-in: soxr moves the FAD by about 10% of its value.
+3. Store as 16-bit PCM and read back: fadtk caches the resampled audio as a WAV written through
+   libsndfile, whose float-to-int16 rule is ``clip(floor(rint(y * 2^31) / 65536), -32768, 32767)``,
+   and reads it as int16 / 32768.
 4. laion_clap's quantisation: clip to [-1, 1], multiply by 32767, truncate to int16, divide by 32767.
 5. Windows of 10 s (480,000 samples) starting every 1 s, ceil(length / 1 s) of them; a window that
    runs past the end is zero-padded. Nothing is dropped and short files are not padded to 10 s
@@ -37,6 +39,9 @@ from s2acc.clap import CLAP_SR, CLAP_WINDOW
 HOP_SECONDS = 1.0
 PCM_BITS = 16  # fadtk's WAV cache of the resampled audio
 LAION_INT16_SCALE = 32767.0  # laion_clap's int16 quantisation scale
+RESAMPLE_WIDTH = 64  # torchaudio lowpass_filter_width: zero crossings each side
+RESAMPLE_ROLLOFF = 0.9475937167399596  # cut-off as a share of the lower Nyquist rate
+RESAMPLE_BETA = 14.769656459379492  # Kaiser window shape
 
 
 class Embedder(Protocol):
@@ -47,10 +52,53 @@ class Embedder(Protocol):
 
 
 def pcm16_round_trip(x: np.ndarray) -> np.ndarray:
-    """What a 16-bit WAV write and an int16 / 32768 read leave of float audio (step 3)."""
+    """What libsndfile's 16-bit WAV write and an int16 / 32768 read leave of float audio (step 3).
+
+    libsndfile scales to 32 bits with rounding, then keeps the top 16 (an arithmetic shift, so a
+    floor): tiny negative values become -1, not 0.
+    """
     full_scale = 2.0 ** (PCM_BITS - 1)
-    q = np.clip(np.round(np.asarray(x, np.float64) * full_scale), -full_scale, full_scale - 1)
+    wide = np.rint(np.asarray(x, np.float64) * 2.0**31)
+    q = np.clip(np.floor(wide / 2.0 ** (32 - PCM_BITS)), -full_scale, full_scale - 1)
     return (q / full_scale).astype(np.float32)
+
+
+def kaiser_sinc_kernel(orig: int, new: int) -> tuple[np.ndarray, int]:
+    """torchaudio's ``sinc_interp_kaiser`` filter bank for reduced rates ``orig`` -> ``new``.
+
+    Row ``j`` (one per output phase) holds the taps for input offsets ``i / orig`` around output time
+    ``j / new``: a sinc with cut-off ``min(orig, new) * ROLLOFF`` under a Kaiser window, both spanning
+    ``RESAMPLE_WIDTH`` zero crossings. Returns the (new, 2 * width + orig) float32 bank and ``width``.
+    """
+    cutoff = min(orig, new) * RESAMPLE_ROLLOFF
+    width = int(np.ceil(RESAMPLE_WIDTH * orig / cutoff))
+    offsets = np.arange(-width, width + orig, dtype=np.float64) / orig
+    t = (offsets[None, :] - np.arange(new, dtype=np.float64)[:, None] / new) * cutoff
+    t = np.clip(t, -RESAMPLE_WIDTH, RESAMPLE_WIDTH)
+    window = np.i0(RESAMPLE_BETA * np.sqrt(1 - (t / RESAMPLE_WIDTH) ** 2)) / np.i0(RESAMPLE_BETA)
+    sinc = np.sinc(t)  # sin(pi t) / (pi t), 1 at 0
+    return (sinc * window * cutoff / orig).astype(np.float32), width
+
+
+def kaiser_sinc_resample(x: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
+    """Step 2 for mono float32 ``x``: each output phase is a strided float32 convolution of the input,
+    padded by ``width`` before and ``width + orig`` after; ``ceil(len * new / orig)`` samples kept."""
+    import math
+
+    import torch
+
+    if sr == target_sr:
+        return np.asarray(x, np.float32)
+    g = math.gcd(int(sr), int(target_sr))
+    orig, new = int(sr) // g, int(target_sr) // g
+    bank, width = kaiser_sinc_kernel(orig, new)
+    signal = torch.nn.functional.pad(
+        torch.as_tensor(np.asarray(x, np.float32))[None, None], (width, width + orig)
+    )
+    with torch.no_grad():
+        phases = torch.nn.functional.conv1d(signal, torch.from_numpy(bank)[:, None], stride=orig)
+    out = phases[0].T.reshape(-1).numpy()  # interleave the phases: frame f, phase j -> f * new + j
+    return out[: math.ceil(new * len(x) / orig)].copy()
 
 
 def laion_quantize(x: np.ndarray) -> np.ndarray:
@@ -62,9 +110,7 @@ def laion_quantize(x: np.ndarray) -> np.ndarray:
 def fadtk_clap_audio(audio: np.ndarray, sr: int) -> np.ndarray:
     """Steps 1-4: the mono 48 kHz float32 signal fadtk's CLAP model windows."""
     mono = mono_samples(audio)
-    if sr != CLAP_SR:
-        mono = resample(mono[None], sr, CLAP_SR, quality="VHQ")[0]
-    return laion_quantize(pcm16_round_trip(mono))
+    return laion_quantize(pcm16_round_trip(kaiser_sinc_resample(mono, sr, CLAP_SR)))
 
 
 def windows(x: np.ndarray, sr: int, window: int, hop_seconds: float = HOP_SECONDS) -> np.ndarray:

@@ -97,14 +97,44 @@ def test_windows_start_every_second_and_zero_pad_the_tail():
 
 
 def test_quantisation_steps_match_int16_conventions():
-    x = np.array([0.0, 0.5, -0.5, 1.5, -1.5, 1 / 32767, -0.9999], np.float32)
-    stored = pcm16_round_trip(x)
-    np.testing.assert_array_equal(
-        stored * 32768, np.clip(np.round(x.astype(np.float64) * 32768), -32768, 32767)
+    x = np.array(
+        [0.0, 0.5, -0.5, 1.5, -1.5, 1 / 32767, -0.9999, -1e-9, 0.7 / 32768, -0.7 / 32768], np.float32
     )
+    stored = pcm16_round_trip(x)
+    # libsndfile: 32-bit rounding, then the top 16 bits (a floor), so tiny negatives land on -1
+    np.testing.assert_array_equal(
+        stored * 32768,
+        np.clip(np.floor(np.rint(x.astype(np.float64) * 2.0**31) / 65536), -32768, 32767),
+    )
+    assert stored[7] * 32768 == -1 and stored[8] * 32768 == 0 and stored[9] * 32768 == -1
     q = laion_quantize(stored)
     np.testing.assert_array_equal(q * 32767, np.trunc(np.clip(stored, -1, 1) * 32767).astype(np.float32))
     assert np.abs(q).max() <= 1.0
+
+
+def test_kaiser_sinc_resampling_equals_the_interpolation_sum():
+    """Each output sample is the Kaiser-windowed sinc interpolation of the input at its time, evaluated
+    here directly in float64, sample by sample, as an independent check of the polyphase form."""
+    from eval.embedders import RESAMPLE_BETA, RESAMPLE_ROLLOFF, RESAMPLE_WIDTH, kaiser_sinc_resample
+
+    x = np.random.default_rng(3).standard_normal(2000).astype(np.float32) * 0.3
+    out = kaiser_sinc_resample(x, 44100, 48000)
+    assert out.dtype == np.float32 and len(out) == int(np.ceil(2000 * 160 / 147))
+    orig, new = 147, 160  # 44100 and 48000 over their gcd, 300
+    cutoff = min(orig, new) * RESAMPLE_ROLLOFF
+    k = np.arange(len(x))
+    for m in (0, 1, 7, 159, 160, 1000, 2176):
+        t = np.clip((k / orig - m / new) * cutoff, -RESAMPLE_WIDTH, RESAMPLE_WIDTH)
+        window = np.i0(RESAMPLE_BETA * np.sqrt(1 - (t / RESAMPLE_WIDTH) ** 2)) / np.i0(RESAMPLE_BETA)
+        support = np.abs(k / orig - m / new) * cutoff < RESAMPLE_WIDTH + 1  # the bank's span
+        direct = np.sum((x * np.sinc(t) * window * cutoff / orig)[support])
+        assert out[m] == pytest.approx(direct, abs=2e-6)
+    # A tone keeps its frequency and level through the filter (cut-off at 0.95 of 22.05 kHz).
+    t = np.arange(44100) / 44100
+    tone = kaiser_sinc_resample((0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32), 44100, 48000)
+    expected = 0.5 * np.sin(2 * np.pi * 1000 * np.arange(len(tone)) / 48000)
+    np.testing.assert_allclose(tone[2000:-2000], expected[2000:-2000], atol=1e-4)
+    np.testing.assert_array_equal(kaiser_sinc_resample(x, 48000, 48000), x)  # equal rates: unchanged
 
 
 def test_fadtk_audio_is_mono_48k():
