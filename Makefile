@@ -18,6 +18,8 @@ DIT_CONFIG ?= configs/dit/s2acc_402m.yaml
 EVAL_CONFIG ?= configs/eval/attm.yaml
 EVAL_ARGS  ?=
 LAUNCH     := $(VENV)/bin/accelerate launch --multi_gpu --num_processes $(PROCESSES) -m s2acc
+# One process runs the CLI directly; more run under accelerate (one per GPU, or gloo on CPU).
+RUN        := $(if $(filter 1,$(PROCESSES)),$(VENV)/bin/s2acc,$(LAUNCH))
 
 .PHONY: venv test test-fast demo synth dataset train-vae train-dit eval bench lint clean
 
@@ -71,27 +73,15 @@ synth: $(STAMP)
 
 # The graded dataset. PROCESSES>1 runs under accelerate (one process per GPU, or gloo on CPU).
 dataset: $(STAMP)
-ifeq ($(PROCESSES),1)
-	$(VENV)/bin/s2acc data run --config $(DATA_CONFIG)
-else
-	$(LAUNCH) data run --config $(DATA_CONFIG)
-endif
+	$(RUN) data run --config $(DATA_CONFIG)
 
 # Lead-sheet-distilled VAE fine-tuning on the graded dataset; PROCESSES>1 runs under accelerate.
 train-vae: $(STAMP)
-ifeq ($(PROCESSES),1)
-	$(VENV)/bin/s2acc train-vae --config $(VAE_CONFIG)
-else
-	$(LAUNCH) train-vae --config $(VAE_CONFIG)
-endif
+	$(RUN) train-vae --config $(VAE_CONFIG)
 
 # Flow-matching DiT training (DIT_CONFIG; add stage.stage=sft stage.init=... for the fine-tuning stage).
 train-dit: $(STAMP)
-ifeq ($(PROCESSES),1)
-	$(VENV)/bin/s2acc train-dit --config $(DIT_CONFIG)
-else
-	$(LAUNCH) train-dit --config $(DIT_CONFIG)
-endif
+	$(RUN) train-dit --config $(DIT_CONFIG)
 
 # Generate for the benchmark prompts and score as the challenge does, e.g.
 #   make eval EVAL_ARGS="checkpoint=runs/dit-sft/export reference=reference_stats.npz"

@@ -28,6 +28,7 @@ CLAP FADs; every report names the embedder.
 from __future__ import annotations
 
 import hashlib
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,6 +64,7 @@ def pcm16_round_trip(x: np.ndarray) -> np.ndarray:
     return (q / full_scale).astype(np.float32)
 
 
+@cache  # one bank per rate pair, shared by every clip
 def kaiser_sinc_kernel(orig: int, new: int) -> tuple[np.ndarray, int]:
     """torchaudio's ``sinc_interp_kaiser`` filter bank for reduced rates ``orig`` -> ``new``.
 
