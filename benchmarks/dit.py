@@ -13,6 +13,9 @@ Full `configs/dit/s2acc_402m.yaml` model, 10 s of latents (216 frames, 64 channe
     measured in the same round as the step. Target: >= 50%.
 (c) sampling real-time factor: 10 s, 32 Euler steps with CFG (a doubled batch), one clip.
 
+Both models train as the trainer runs them on CPU: the fused AdamW, and glibc told to keep freed memory
+(``s2acc.train.allocator``), without which every step page-faults its activations and gradients in again.
+
 This machine is shared and its speed drifts by more than the margins measured here, so the
 comparison runs in rounds: each round times ours and the peer in fresh processes (one model each: two
 400M models with AdamW state in one process time differently depending on which was built first),
@@ -107,7 +110,8 @@ def trainer_step(which: str):
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    step()  # warm-up (allocates the optimiser state)
+    for _ in range(2):  # untimed: the first allocates the optimiser state, the heap settles by the second
+        step()
     return step, sum(p.numel() for p in model.parameters()), flops
 
 
@@ -129,6 +133,9 @@ def train_steps(kind: str, steps: int) -> dict:
     """One model's timed training steps, between two matmul-peak probes."""
     import torch
 
+    from s2acc.train.allocator import keep_freed_memory
+
+    kept = keep_freed_memory()  # the trainer's CPU allocator setting, for both models
     step, params, flops = trainer_step(kind)
     peaks, times = [matmul_peak()], []
     for _ in range(steps):
@@ -136,7 +143,8 @@ def train_steps(kind: str, steps: int) -> dict:
         step()
         times.append(time.perf_counter() - start)
     peaks.append(matmul_peak())
-    return {"threads": torch.get_num_threads(), "params": params, "step_flops": flops,
+    return {"threads": torch.get_num_threads(), "allocator_keeps_freed_memory": kept,
+            "params": params, "step_flops": flops,
             "step_seconds": times, "peak_fp32_matmul_flops": max(peaks)}  # fmt: skip
 
 

@@ -43,7 +43,7 @@ def test_the_402m_config_core_is_within_the_rules():
     report = audit(cfg)  # built on the meta device: nothing is allocated
     assert 400e6 <= report["core"]["dit"] <= 410e6
     assert report["core"]["dit"] <= report["limit"] == 500_000_000 and report["core_within_limit"]
-    assert report["core"]["of_which_blocks"] == 24 * (16 * 1024**2 + 2 * 1024 + 6 * 1024)
+    assert report["core"]["of_which_blocks"] == 24 * (16 * 1024**2 + 6 * 1024)  # weights + adaLN tables
     assert all(v is None or v > 1e6 for v in report["auxiliary"].values())
 
 

@@ -7,7 +7,10 @@ Blocks are pre-norm (RMSNorm), with rotary position embeddings, attention throug
 
 Timestep conditioning is kept cheap (adaLN-single): one small MLP maps the timestep to six modulation
 vectors (shift, scale and gate for attention and feed-forward) shared by every block, and each block
-adds its own learned table; gates start at zero, so every block starts as the identity.
+adds its own learned table; gates start at zero, so every block starts as the identity. The modulated
+norms carry no weight of their own (as in DiT): the per-block scale table already is one. The norm with
+its modulation and the SwiGLU are single autograd nodes (``s2acc.dit.fused``), which keeps a CPU step
+at its matmul speed.
 
 Text and timing conditioning: by default in context, as tokens prepended to the latent sequence (the
 text encoder's states projected to the width, then one token each for the segment start and the total
@@ -26,6 +29,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
+
+from s2acc.dit.fused import modulated_rms_norm, swiglu
 
 
 @dataclass
@@ -111,9 +116,7 @@ class Block(nn.Module):
     def __init__(self, cfg: DiTConfig):
         super().__init__()
         d, hidden = cfg.width, int(cfg.mlp_ratio * cfg.width)
-        self.norm1 = nn.RMSNorm(d, eps=1e-6)
         self.attn = Attention(d, cfg.heads)
-        self.norm2 = nn.RMSNorm(d, eps=1e-6)
         self.gate_up = nn.Linear(d, 2 * hidden, bias=False)
         self.down = nn.Linear(hidden, d, bias=False)
         self.table = nn.Parameter(torch.zeros(6, d))  # this block's share of the adaLN modulation
@@ -123,14 +126,13 @@ class Block(nn.Module):
             self.cross_attn = Attention(d, cfg.heads, context=True)
 
     def forward(self, x, modulation, rope, mask, context=None, context_mask=None) -> torch.Tensor:
-        shift1, scale1, gate1, shift2, scale2, gate2 = (modulation + self.table).unbind(1)
-        h = self.norm1(x) * (1 + scale1[:, None]) + shift1[:, None]
-        x = x + gate1[:, None] * self.attn(h, rope, mask)
+        shift1, scale1, gate1, shift2, scale2, gate2 = (modulation + self.table).unsqueeze(2).unbind(1)
+        h = modulated_rms_norm(x, scale1, shift1)
+        x = torch.addcmul(x, gate1, self.attn(h, rope, mask))
         if self.cross:
             x = x + self.cross_attn(self.norm_cross(x), mask=context_mask, context=context)
-        h = self.norm2(x) * (1 + scale2[:, None]) + shift2[:, None]
-        gate, up = self.gate_up(h).chunk(2, dim=-1)
-        return x + gate2[:, None] * self.down(F.silu(gate) * up)
+        h = modulated_rms_norm(x, scale2, shift2)
+        return torch.addcmul(x, gate2, self.down(swiglu(self.gate_up(h))))
 
 
 class LatentDiT(nn.Module):
@@ -148,7 +150,6 @@ class LatentDiT(nn.Module):
         self.time_mlp = nn.Sequential(nn.Linear(e, e), nn.SiLU())
         self.time_modulation = nn.Linear(e, 6 * d)
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.depth))
-        self.final_norm = nn.RMSNorm(d, eps=1e-6)
         self.final_modulation = nn.Linear(e, 2 * d)
         self.latent_out = nn.Linear(d, cfg.latent_dim)
         for layer in (self.time_modulation, self.final_modulation, self.latent_out):
@@ -222,5 +223,5 @@ class LatentDiT(nn.Module):
                 seq = block(seq, modulation, rope, mask, context, context_mask)
         seq = seq[:, -frames:]
         shift, scale = self.final_modulation(te).chunk(2, dim=-1)
-        out = self.latent_out(self.final_norm(seq) * (1 + scale[:, None]) + shift[:, None])
+        out = self.latent_out(modulated_rms_norm(seq, scale.unsqueeze(1), shift.unsqueeze(1)))
         return out.transpose(1, 2)

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from s2acc.train.allocator import keep_freed_memory
 from s2acc.train.ema import EMA
 
 
@@ -166,6 +167,8 @@ class Trainer:
             cpu=not torch.cuda.is_available(),
         )
         set_seed(cfg.seed)
+        if self.accelerator.device.type == "cpu":
+            keep_freed_memory()  # steps stop page-faulting their tensors in again
         self.dataset = dataset
         self.sampler = EpochPermutation(len(dataset), cfg.seed)
         loader = DataLoader(
