@@ -1,4 +1,4 @@
-"""The DiT's distributed paths, for real: 2-process DDP, two "machines" on loopback, SIGKILL resume.
+"""The DiT's distributed paths, for real: 2-process DDP, FSDP, two "machines" on loopback, SIGKILL resume.
 
 Every run is the `s2acc train-dit` command in fresh processes (gloo on CPU). Per-example noise seeds
 make N processes with the same global batch train exactly as one, up to float reduction order.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from launch import accelerate_launch
 from safetensors.torch import load_file
 
@@ -67,6 +69,37 @@ def test_two_processes_train_as_one_with_the_same_global_batch(encoded_dataset, 
     run([*accelerate_launch(2), "-m", "s2acc", *args(encoded_dataset, out, batch=2)])
     assert len(losses(out)) == 4
     assert_same(single, out, atol=1e-5)
+
+
+def fsdp_on_cpu(folder: Path) -> Path:
+    """The committed multi-node FSDP launch config, narrowed to 2 CPU processes on this machine."""
+    cfg = yaml.safe_load((ROOT / "configs/accelerate/fsdp_2nodes_16gpu.yaml").read_text())
+    cfg.update(num_machines=1, num_processes=2, machine_rank=0, use_cpu=True, mixed_precision="no")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        cfg["main_process_port"] = s.getsockname()[1]
+    path = folder / "fsdp_cpu.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def test_fsdp_trains_as_one_process_and_resumes_from_its_sharded_checkpoint(
+    encoded_dataset, single, tmp_path
+):
+    accelerate = str(Path(sys.executable).with_name("accelerate"))
+    launch = [accelerate, "launch", "--config_file", str(fsdp_on_cpu(tmp_path)), "-m", "s2acc"]
+    out = tmp_path / "fsdp"
+    run([*launch, *args(encoded_dataset, out, batch=2, save_every=2)])
+    assert_same(single, out, atol=1e-5)
+    # Cut the run back to its step-2 checkpoint, as if it had died there, and run it again.
+    finished = weights(out)
+    shutil.rmtree(out / "export")
+    shutil.rmtree(out / "checkpoints" / "step-00000004")
+    run([*launch, *args(encoded_dataset, out, batch=2, save_every=2)])
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [1, 2, 3, 4, 3, 4]  # the rerun picked up at step 3
+    for key, value in weights(out).items():
+        torch.testing.assert_close(value, finished[key], atol=1e-6, rtol=1e-6, msg=key)
 
 
 def test_two_machines_on_loopback_train_together(encoded_dataset, single, tmp_path):
