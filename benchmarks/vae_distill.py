@@ -8,7 +8,11 @@ the held-out split and the reconstruction distances.
 Targets: the distilled VAE's chord-probe accuracy at least 10 points above the baseline's, and its
 multi-resolution STFT distance within 10% of the baseline's.
 
-    python benchmarks/vae_distill.py [--steps 300] [--runs distilled,baseline,predict] [--reuse]
+    python benchmarks/vae_distill.py [--steps 300] [--distill 1.0] [--runs distilled,baseline,predict]
+                                     [--reuse] [--train-only]
+
+Runs can train in separate processes (``--runs distilled --train-only`` beside ``--runs baseline
+--train-only``) and be evaluated together afterwards with ``--reuse``.
 
 The dataset is `make demo`'s (runs/demo/dataset); it is built first when missing.
 """
@@ -51,6 +55,9 @@ def main() -> None:
     )
     parser.add_argument("--runs", default="distilled,baseline", help="of " + ",".join(VARIANTS))
     parser.add_argument(
+        "--distill", type=float, default=1.0, help="lambda of the distilled and predict runs (default 1)"
+    )
+    parser.add_argument(
         "--train-only", action="store_true", help="train (or reuse) the runs, evaluate nothing"
     )
     args = parser.parse_args()
@@ -62,6 +69,7 @@ def main() -> None:
     runs = {}
     for name in args.runs.split(","):
         distill, mode = VARIANTS[name]
+        distill = distill and args.distill
         cfg = load_config(
             VAETrainConfig,
             ROOT / "configs/vae/demo.yaml",
@@ -76,14 +84,15 @@ def main() -> None:
             ],
         )
         timing = args.work / name / "train_seconds.json"
-        if args.reuse and timing.exists() and json.loads(timing.read_text())["steps"] == args.steps:
+        done = json.loads(timing.read_text()) if timing.exists() else {}
+        if args.reuse and (done.get("steps"), done.get("distill")) == (args.steps, distill):
             export, seconds = args.work / name / "export", json.loads(timing.read_text())["seconds"]
         else:
             shutil.rmtree(args.work / name, ignore_errors=True)  # a fresh run, never a resumed one
             start = time.perf_counter()
             export = train_vae(cfg, progress_bar=False)
             seconds = time.perf_counter() - start
-            timing.write_text(json.dumps({"steps": args.steps, "seconds": seconds}))
+            timing.write_text(json.dumps({"steps": args.steps, "distill": distill, "seconds": seconds}))
         if args.train_only:
             continue
         runs[name] = {
@@ -109,6 +118,7 @@ def main() -> None:
                 args.dataset.relative_to(ROOT) if args.dataset.is_relative_to(ROOT) else args.dataset
             ),
             "steps": args.steps,
+            "distill": args.distill,
             "crop_seconds": cfg.data.crop_seconds,
             "batch_size": cfg.train.batch_size,
             "probe_clip_seconds": args.probe_seconds,
