@@ -9,7 +9,7 @@ Targets: the distilled VAE's chord-probe accuracy at least 10 points above the b
 multi-resolution STFT distance within 10% of the baseline's.
 
     python benchmarks/vae_distill.py [--steps 300] [--distill 1.0] [--runs distilled,baseline,predict]
-                                     [--reuse] [--train-only]
+                                     [--reuse] [--train-only] [key=value ...]
 
 Runs can train in separate processes (``--runs distilled --train-only`` beside ``--runs baseline
 --train-only``) and be evaluated together afterwards with ``--reuse``.
@@ -58,6 +58,9 @@ def main() -> None:
         "--distill", type=float, default=1.0, help="lambda of the distilled and predict runs (default 1)"
     )
     parser.add_argument(
+        "overrides", nargs="*", help="config overrides for every run, e.g. loss.kl=1e-2 (key=value)"
+    )
+    parser.add_argument(
         "--train-only", action="store_true", help="train (or reuse) the runs, evaluate nothing"
     )
     args = parser.parse_args()
@@ -81,18 +84,21 @@ def main() -> None:
                 f"train.max_steps={args.steps}",
                 "demo.every=0",
                 "train.tracker=none",
+                *args.overrides,
             ],
         )
         timing = args.work / name / "train_seconds.json"
         done = json.loads(timing.read_text()) if timing.exists() else {}
-        if args.reuse and (done.get("steps"), done.get("distill")) == (args.steps, distill):
+        key = (args.steps, distill, args.overrides)
+        if args.reuse and (done.get("steps"), done.get("distill"), done.get("overrides")) == key:
             export, seconds = args.work / name / "export", json.loads(timing.read_text())["seconds"]
         else:
             shutil.rmtree(args.work / name, ignore_errors=True)  # a fresh run, never a resumed one
             start = time.perf_counter()
             export = train_vae(cfg, progress_bar=False)
             seconds = time.perf_counter() - start
-            timing.write_text(json.dumps({"steps": args.steps, "distill": distill, "seconds": seconds}))
+            record = {"steps": args.steps, "distill": distill, "overrides": args.overrides}
+            timing.write_text(json.dumps({**record, "seconds": seconds}))
         if args.train_only:
             continue
         runs[name] = {
@@ -119,6 +125,7 @@ def main() -> None:
             ),
             "steps": args.steps,
             "distill": args.distill,
+            "overrides": args.overrides,
             "crop_seconds": cfg.data.crop_seconds,
             "batch_size": cfg.train.batch_size,
             "probe_clip_seconds": args.probe_seconds,

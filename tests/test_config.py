@@ -63,6 +63,14 @@ def test_int_accepted_for_float_but_not_the_reverse():
         load_config(Toy, None, ["steps=2.5"])
 
 
+def test_exponent_floats_without_a_dot_are_floats(tmp_path):
+    # YAML 1.1 reads 1e-2 as a string; a float field takes it as the number it spells
+    assert load_config(Toy, None, ["optim.lr=1e-2"]).optim.lr == 0.01
+    assert load_config(Toy, write(tmp_path, "optim:\n  lr: 3e-4\n"), []).optim.lr == 3e-4
+    with pytest.raises(ConfigError, match=r"optim.lr: expected float, got str 'fast'"):
+        load_config(Toy, None, ["optim.lr=fast"])
+
+
 @pytest.mark.parametrize(
     "override, message",
     [
