@@ -22,7 +22,10 @@ comparison runs in rounds: each round times ours and the peer in fresh processes
 in ABBA order over the rounds. The ratio is the median over rounds of the ratio of median step times;
 the MFU uses the peak probed in the same process, before and after its steps.
 
-    python benchmarks/dit.py [--rounds 4] [--steps 3] [--sample-steps 32]
+    python benchmarks/dit.py [--rounds 6] [--steps 4] [--sample-steps 32] [--default-allocator]
+
+``--default-allocator`` leaves glibc's malloc as it is in both models' processes, to measure what the
+trainer's setting is worth.
 """
 
 from __future__ import annotations
@@ -129,13 +132,13 @@ def matmul_peak(reps: int = 3) -> float:
     return 2 * 4096**3 / best
 
 
-def train_steps(kind: str, steps: int) -> dict:
+def train_steps(kind: str, steps: int, keep_memory: bool = True) -> dict:
     """One model's timed training steps, between two matmul-peak probes."""
     import torch
 
     from s2acc.train.allocator import keep_freed_memory
 
-    kept = keep_freed_memory()  # the trainer's CPU allocator setting, for both models
+    kept = keep_memory and keep_freed_memory()  # the trainer's CPU allocator setting, for both models
     step, params, flops = trainer_step(kind)
     peaks, times = [matmul_peak()], []
     for _ in range(steps):
@@ -182,12 +185,12 @@ def sampling(steps: int) -> dict:
 def worker(kind: str, args) -> dict:
     if kind == "sample":
         return sampling(args.sample_steps)
-    return train_steps(kind, args.steps)
+    return train_steps(kind, args.steps, not args.default_allocator)
 
 
 def run_worker(kind: str, args) -> dict:
     cmd = [sys.executable, __file__, "--worker", kind, "--steps", str(args.steps)]
-    cmd += ["--sample-steps", str(args.sample_steps)]
+    cmd += ["--sample-steps", str(args.sample_steps)] + ["--default-allocator"] * args.default_allocator
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -218,15 +221,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=4, help="(ours, peer) process pairs (default 4)")
-    parser.add_argument("--steps", type=int, default=3, help="timed steps per process (default 3)")
+    parser.add_argument("--rounds", type=int, default=6, help="(ours, peer) process pairs (default 6)")
+    parser.add_argument("--steps", type=int, default=4, help="timed steps per process (default 4)")
     parser.add_argument("--sample-steps", type=int, default=32)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/dit.json")
+    parser.add_argument(
+        "--default-allocator", action="store_true", help="leave glibc's malloc settings alone in both"
+    )
+    parser.add_argument("--out", type=Path, help="default benchmarks/results/dit[-default-allocator].json")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args)))
         return
+    name = "dit-default-allocator.json" if args.default_allocator else "dit.json"
+    args.out = args.out or ROOT / "benchmarks/results" / name
 
     main_pair = compare("ours", args, args.rounds)
     t5_pair = compare("ours-t5", args, max(2, args.rounds // 2))  # the heavier layout, for reference
@@ -242,6 +250,7 @@ def main() -> None:
             "dtype": "float32",
             "rounds": args.rounds,
             "steps_per_process": args.steps,
+            "allocator": "glibc defaults" if args.default_allocator else "keep_freed_memory",
         },
         "results": results,
         "ours": main_pair,
