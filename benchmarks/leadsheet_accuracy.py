@@ -3,7 +3,8 @@
 Beats: F-measure (±70 ms); chords: major/minor weighted accuracy; melody: raw pitch accuracy and
 overall accuracy on a 10 ms grid; key: exact match; tempo: within 4%. Harmony and melody read the
 harmonic part from the offline HPSS separator, as the pipeline does. Targets: beats F >= 0.8,
-chords >= 0.6, melody RPA >= 0.6.
+chords >= 0.6, melody RPA >= 0.6. Per lead instrument, the most common offsets (semitones) of the
+estimated melody from the truth show where its errors land: octaves, an accompaniment line, partials.
 
     python benchmarks/leadsheet_accuracy.py [--tracks 20] [--seconds 30] [--backends librosa,madmom]
 """
@@ -28,6 +29,7 @@ from s2acc.leadsheet import extract_leadsheet, resolve_backend  # noqa: E402
 from s2acc.synth.corpus import SynthConfig, generate_track  # noqa: E402
 
 TARGETS = {"beat_f": 0.8, "chord_majmin": 0.6, "melody_rpa": 0.6}
+NOT_MEANS = ("lead", "melody_offsets")
 
 
 def melody_truth(notes: list[dict], duration: float, hop: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
@@ -36,6 +38,17 @@ def melody_truth(notes: list[dict], duration: float, hop: float = 0.01) -> tuple
     for n in notes:
         f0[(times >= n["start"]) & (times < n["end"])] = 440.0 * 2 ** ((n["pitch"] - 69) / 12)
     return times, f0
+
+
+def pitch_offsets(ref_t, ref_f, est_t, est_f) -> dict[int, int]:
+    """Frames per offset, in semitones, of the estimate from the truth where both are voiced: where
+    the pitch errors land (an octave, a fifth, an accompaniment line, an inharmonic partial)."""
+    idx = np.clip(np.searchsorted(est_t, ref_t), 0, len(est_t) - 1)
+    est = est_f[idx]
+    both = (ref_f > 0) & (est > 0)
+    offsets = np.round(12 * np.log2(est[both] / ref_f[both])).astype(int)
+    values, counts = np.unique(offsets, return_counts=True)
+    return {int(v): int(c) for v, c in zip(values, counts, strict=True)}
 
 
 def score_track(sheet, truth: dict) -> dict:
@@ -56,7 +69,8 @@ def score_track(sheet, truth: dict) -> dict:
     majmin = mir_eval.chord.weighted_accuracy(mir_eval.chord.majmin(merged[1], merged[2]), durations)
     ref_t, ref_f = melody_truth(truth["melody"], truth["duration"])
     est_t = (np.arange(sheet.n_frames) + 0.5) / sheet.frame_rate
-    mel = mir_eval.melody.evaluate(ref_t, ref_f, est_t, np.where(sheet.voicing > 0.5, sheet.f0, 0.0))
+    est_f = np.where(sheet.voicing > 0.5, sheet.f0, 0.0)
+    mel = mir_eval.melody.evaluate(ref_t, ref_f, est_t, est_f)
     return {
         "beat_f": beat_f,
         "downbeat_f": downbeat_f,
@@ -64,9 +78,22 @@ def score_track(sheet, truth: dict) -> dict:
         "melody_rpa": mel["Raw Pitch Accuracy"],
         "melody_rca": mel["Raw Chroma Accuracy"],
         "melody_oa": mel["Overall Accuracy"],
+        "melody_offsets": pitch_offsets(ref_t, ref_f, est_t, est_f),
         "key_correct": float(sheet.key == truth["key"]),
         "tempo_within_4pct": float(abs(sheet.tempo - truth["tempo"]) <= 0.04 * truth["tempo"]),
     }
+
+
+def top_offsets(results: list[dict], lead: str, n: int = 5) -> dict[str, float]:
+    """The n most common pitch offsets (semitones) of one lead's tracks, as shares of voiced frames."""
+    total: dict[int, int] = {}
+    for r in results:
+        if r["lead"] == lead:
+            for offset, count in r["melody_offsets"].items():
+                total[offset] = total.get(offset, 0) + count
+    frames = max(sum(total.values()), 1)
+    ranked = sorted(total.items(), key=lambda item: -item[1])[:n]
+    return {f"{offset:+d}": round(count / frames, 3) for offset, count in ranked}
 
 
 def main() -> None:
@@ -104,13 +131,13 @@ def main() -> None:
         print(
             f"track {i}: "
             + "  ".join(
-                f"{b}: " + " ".join(f"{k}={v:.2f}" for k, v in results[b][-1].items() if k != "lead")
+                f"{b}: " + " ".join(f"{k}={v:.2f}" for k, v in results[b][-1].items() if k not in NOT_MEANS)
                 for b in backends
             )
         )
     summary = {}
     for b in backends:
-        metrics = [k for k in results[b][0] if k != "lead"]
+        metrics = [k for k in results[b][0] if k not in NOT_MEANS]
         means = {k: round(float(np.mean([r[k] for r in results[b]])), 4) for k in metrics}
         leads = sorted({r["lead"] for r in results[b]})
         # FM bells have inharmonic partials (carrier:modulator 1.4, 2.76 or 3.5), so their "pitch" is
@@ -122,6 +149,7 @@ def main() -> None:
                 lead: round(float(np.mean([r["melody_rpa"] for r in results[b] if r["lead"] == lead])), 4)
                 for lead in leads
             },
+            "melody_top_offsets_by_lead": {lead: top_offsets(results[b], lead) for lead in leads},
             "melody_rpa_without_bells": round(float(np.mean([r["melody_rpa"] for r in pitched])), 4)
             if pitched
             else None,
