@@ -89,6 +89,22 @@ def test_gradient_checkpointing_gives_the_same_gradients():
         torch.testing.assert_close(p.grad, q.grad, msg=name)
 
 
+def test_bfloat16_autocast_trains_close_to_float32():
+    model = randomised(TINY).train()
+    reference = model(**inputs())
+    torch.autograd.backward(reference.pow(2).mean())
+    full = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # what mixed_precision: bf16 does
+        out = model(**inputs())
+    torch.autograd.backward(out.float().pow(2).mean())
+    assert (out.float() - reference).abs().max() < 0.05 * reference.abs().max()
+    for name, p in model.named_parameters():
+        assert p.grad.dtype == p.dtype and torch.isfinite(p.grad).all(), name
+        cosine = torch.nn.functional.cosine_similarity(p.grad.flatten(), full[name].flatten(), dim=0)
+        assert full[name].abs().max() == 0 or cosine > 0.98, name
+
+
 @pytest.mark.slow
 def test_the_compiled_model_gives_the_same_outputs_and_gradients():
     eager, compiled = randomised(TINY).train(), randomised(TINY).train()

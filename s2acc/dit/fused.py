@@ -4,7 +4,8 @@ On CPU the block is matmul-bound, and most of what remains is memory traffic fro
 ops and the copies autograd makes between them. Each function here saves one tensor for backward
 instead of several intermediates and writes its input gradient into one buffer: the SwiGLU's gate and
 up gradients land in the halves of one tensor instead of being concatenated, and the modulated norm's
-reductions run as a norm kernel and a batched matrix-vector product.
+reductions run as a norm kernel and a fused dot product. Under autocast the residual stream, the
+modulation and the result can have different dtypes; gradients come back in each input's own.
 """
 
 from __future__ import annotations
@@ -23,17 +24,23 @@ class _ModulatedRMSNorm(torch.autograd.Function):
         normed = x * rstd
         factor = 1 + scale
         ctx.save_for_backward(normed, rstd, factor)
+        ctx.dtypes = x.dtype, scale.dtype, shift.dtype  # under autocast they can differ
         return torch.addcmul(shift, normed, factor)
 
     @staticmethod
     def backward(ctx, grad):
         normed, rstd, factor = ctx.saved_tensors
+        x_dtype, scale_dtype, shift_dtype = ctx.dtypes
         grad_normed = grad * factor
-        grad_scale = (grad * normed).sum(1, keepdim=True) if ctx.needs_input_grad[1] else None
-        grad_shift = grad.sum(1, keepdim=True) if ctx.needs_input_grad[2] else None
+        normed = normed.to(grad_normed.dtype)
+        grad_scale = grad_shift = None
+        if ctx.needs_input_grad[1]:
+            grad_scale = (grad * normed).sum(1, keepdim=True).to(scale_dtype)
+        if ctx.needs_input_grad[2]:
+            grad_shift = grad.sum(1, keepdim=True).to(shift_dtype)
         # d normed/dx = rstd * (I - normed normed^T / width): project out the normed direction
         dot = torch.linalg.vecdot(grad_normed, normed, dim=-1).unsqueeze(-1).div_(normed.shape[-1])
-        grad_x = torch.addcmul(grad_normed, normed, dot, value=-1).mul_(rstd)
+        grad_x = torch.addcmul(grad_normed, normed, dot, value=-1).mul_(rstd).to(x_dtype)
         return grad_x, grad_scale, grad_shift, None
 
 
