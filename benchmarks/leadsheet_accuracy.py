@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import mir_eval
@@ -86,14 +87,12 @@ def score_track(sheet, truth: dict) -> dict:
 
 def top_offsets(results: list[dict], lead: str, n: int = 5) -> dict[str, float]:
     """The n most common pitch offsets (semitones) of one lead's tracks, as shares of voiced frames."""
-    total: dict[int, int] = {}
+    total: Counter[int] = Counter()
     for r in results:
         if r["lead"] == lead:
-            for offset, count in r["melody_offsets"].items():
-                total[offset] = total.get(offset, 0) + count
-    frames = max(sum(total.values()), 1)
-    ranked = sorted(total.items(), key=lambda item: -item[1])[:n]
-    return {f"{offset:+d}": round(count / frames, 3) for offset, count in ranked}
+            total.update(r["melody_offsets"])
+    frames = max(total.total(), 1)
+    return {f"{offset:+d}": round(count / frames, 3) for offset, count in total.most_common(n)}
 
 
 def main() -> None:

@@ -88,16 +88,15 @@ def main() -> None:
             ],
         )
         timing = args.work / name / "train_seconds.json"
+        record = {"steps": args.steps, "distill": distill, "overrides": args.overrides}
         done = json.loads(timing.read_text()) if timing.exists() else {}
-        key = (args.steps, distill, args.overrides)
-        if args.reuse and (done.get("steps"), done.get("distill"), done.get("overrides")) == key:
-            export, seconds = args.work / name / "export", json.loads(timing.read_text())["seconds"]
+        if args.reuse and {k: done.get(k) for k in record} == record:
+            export, seconds = args.work / name / "export", done["seconds"]
         else:
             shutil.rmtree(args.work / name, ignore_errors=True)  # a fresh run, never a resumed one
             start = time.perf_counter()
             export = train_vae(cfg, progress_bar=False)
             seconds = time.perf_counter() - start
-            record = {"steps": args.steps, "distill": distill, "overrides": args.overrides}
             timing.write_text(json.dumps({**record, "seconds": seconds}))
         if args.train_only:
             continue

@@ -28,6 +28,7 @@ CLAP FADs; every report names the embedder.
 from __future__ import annotations
 
 import hashlib
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
@@ -85,8 +86,6 @@ def kaiser_sinc_kernel(orig: int, new: int) -> tuple[np.ndarray, int]:
 def kaiser_sinc_resample(x: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
     """Step 2 for mono float32 ``x``: each output phase is a strided float32 convolution of the input,
     padded by ``width`` before and ``width + orig`` after; ``ceil(len * new / orig)`` samples kept."""
-    import math
-
     import torch
 
     if sr == target_sr:

@@ -71,13 +71,17 @@ def test_two_processes_train_as_one_with_the_same_global_batch(encoded_dataset, 
     assert_same(single, out, atol=1e-5)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def fsdp_on_cpu(folder: Path) -> Path:
     """The committed multi-node FSDP launch config, narrowed to 2 CPU processes on this machine."""
     cfg = yaml.safe_load((ROOT / "configs/accelerate/fsdp_2nodes_16gpu.yaml").read_text())
     cfg.update(num_machines=1, num_processes=2, machine_rank=0, use_cpu=True, mixed_precision="no")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        cfg["main_process_port"] = s.getsockname()[1]
+    cfg["main_process_port"] = free_port()
     path = folder / "fsdp_cpu.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -103,9 +107,7 @@ def test_fsdp_trains_as_one_process_and_resumes_from_its_sharded_checkpoint(
 
 
 def test_two_machines_on_loopback_train_together(encoded_dataset, single, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     out = tmp_path / "nodes"
     launches = []
     for rank in (0, 1):
