@@ -120,9 +120,13 @@ class SpectralSegmenter:
        first ``k`` eigenvectors gives the section types. ``k`` is chosen in ``[2, max_clusters]`` by the
        largest eigengap among the candidates whose sections are not shorter than ``min_section_seconds``
        on median.
-    5. Runs of one cluster become sections; sections shorter than ``min_section_seconds`` are absorbed
-       by the neighbour they resemble most; boundaries snap to the nearest downbeat when downbeats are
-       given.
+    5. Runs of one cluster become sections. Clustering finds section *types* and misses a change
+       between two sections it puts in one cluster, so the peaks of a novelty curve (Foote 2000: a
+       Gaussian-tapered checkerboard kernel of ``novelty_beats`` beats a side, slid along the
+       self-similarity of the standardised beat features) above ``novelty_threshold`` also start a
+       section, where no boundary lies within ``min_section_seconds``. Sections shorter than
+       ``min_section_seconds`` are absorbed by the neighbour they resemble most; boundaries snap to
+       the nearest downbeat when downbeats are given.
 
     Labelling rules (a repeated cluster is one that forms two or more sections):
 
@@ -149,10 +153,12 @@ class SpectralSegmenter:
         bins_per_octave: int = 12,
         n_octaves: int = 7,
         embed_beats: int = 2,
-        path_width: int = 7,
+        path_width: int = 15,
         smooth_beats: int = 9,
         max_clusters: int = 8,
         min_section_seconds: float = 4.0,
+        novelty_beats: int = 8,
+        novelty_threshold: float = 0.4,
         snap_downbeats: bool = True,
         quiet_margin_db: float = 1.5,
         chorus_margin_db: float = 1.0,
@@ -174,6 +180,8 @@ class SpectralSegmenter:
         self.smooth_beats = smooth_beats
         self.max_clusters = max_clusters
         self.min_section_seconds = min_section_seconds
+        self.novelty_beats = novelty_beats
+        self.novelty_threshold = novelty_threshold
         self.snap_downbeats = snap_downbeats
         self.quiet_margin_db = quiet_margin_db
         self.chorus_margin_db = chorus_margin_db
@@ -306,10 +314,18 @@ class SpectralSegmenter:
     # ----------------------------------------------------------------------------------- sections
 
     def _boundaries(self, labels: np.ndarray, a: _Analysis) -> list[int]:
-        """Grid indices of section starts (first 0, last n), short runs merged into a neighbour."""
+        """Grid indices of section starts (first 0, last n): cluster changes and novelty peaks, short
+        runs merged into a neighbour."""
         n = len(labels)
         starts = [0] + [i for i in range(1, n) if labels[i] != labels[i - 1]] + [n]
         grid = a.grid
+        if self.novelty_threshold > 0 and n > 2 * self.novelty_beats:
+            features = np.hstack([a.cqt, a.mfcc, a.loudness[:, None]])
+            novelty = foote_novelty(features, self.novelty_beats)
+            for i in novelty_peaks(novelty, self.novelty_threshold, self.novelty_beats):
+                if min(abs(grid[i] - grid[s]) for s in starts) >= self.min_section_seconds:
+                    starts.append(i)
+            starts.sort()
         while len(starts) > 2:
             lengths = [grid[starts[j + 1]] - grid[starts[j]] for j in range(len(starts) - 1)]
             j = int(np.argmin(lengths))
@@ -448,6 +464,34 @@ def _path_enhance(rec: np.ndarray, width: int) -> np.ndarray:
     out = np.zeros_like(rec)
     out[i, j] = lag[i - j, j]
     return np.maximum(out, out.T)
+
+
+def foote_novelty(features: np.ndarray, half: int) -> np.ndarray:
+    """Novelty per row of ``features`` (n, d): a checkerboard kernel with ``half`` rows a side and a
+    Gaussian taper, correlated along the diagonal of the cosine self-similarity of the standardised
+    features, scaled so that a change between two internally uniform, opposite blocks scores 2."""
+    x = features - features.mean(axis=0)
+    x = x / (x.std(axis=0) + 1e-9)
+    x = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-9)
+    offsets = np.arange(-half, half) + 0.5
+    taper = np.exp(-0.5 * (offsets / (half / 2)) ** 2)
+    kernel = np.outer(taper * np.sign(offsets), taper * np.sign(offsets))
+    kernel /= kernel[kernel > 0].sum()
+    padded = np.pad(x, ((half, half), (0, 0)), mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half, axis=0)[: len(x)]  # (n, d, 2h)
+    local = np.einsum("ndi,ndj->nij", windows, windows)  # each row's (2h, 2h) block of the similarity
+    return np.maximum(np.einsum("nij,ij->n", local, kernel), 0.0)
+
+
+def novelty_peaks(novelty: np.ndarray, threshold: float, half: int) -> list[int]:
+    """Indices (not the first or last) where ``novelty`` reaches ``threshold`` and is the maximum
+    within ``half`` rows either side."""
+    n = len(novelty)
+    return [
+        i
+        for i in range(1, n - 1)
+        if novelty[i] >= threshold and novelty[i] == novelty[max(0, i - half) : i + half + 1].max()
+    ]
 
 
 def _sequence_graph(mfcc: np.ndarray) -> np.ndarray:

@@ -135,3 +135,35 @@ def test_salience_takes_held_accompaniment_down_more_than_passing_notes():
         sal = salience(y, background=share)
         ratios[share] = level(sal, np.full(frames, 57)) / level(sal, frame_midi)
     assert ratios[0.5] < 0.8 * ratios[0.0]
+
+
+def test_salience_prefers_a_sounding_fundamental_over_its_sub_octave():
+    """A strike with partials at f and 2.5 f (an FM bell's carrier and its first sideband at half its
+    level): the octave below f collects both as its 2nd and 5th harmonics and wins the plain harmonic
+    sum; scaled by its own silent bin it loses to f, in every frame of every note."""
+    from s2acc.leadsheet.melody import ANALYSIS_SR, BINS_PER_SEMITONE, FMIN_BIN, HOP, MELODY_RANGE, salience
+
+    sr = ANALYSIS_SR
+    tune = [72, 76, 79, 74]  # 0.5 s each
+    t = np.arange(sr // 2) / sr
+    notes = []
+    for midi in tune:
+        f = 440.0 * 2 ** ((midi - 69) / 12)
+        notes.append(
+            0.3 * (np.sin(2 * np.pi * f * t) + 0.5 * np.sin(2 * np.pi * 2.5 * f * t)) * np.exp(-t / 0.4)
+        )
+    y = np.concatenate(notes).astype(np.float32)
+    lo = int(round((MELODY_RANGE[0] - FMIN_BIN) * BINS_PER_SEMITONE))
+    hi = int(round((MELODY_RANGE[1] - FMIN_BIN) * BINS_PER_SEMITONE))
+    # frames well inside each note, clear of the onsets' spectral smear
+    frames = np.concatenate(
+        [np.arange(int((k * 0.5 + 0.1) * sr / HOP), int((k * 0.5 + 0.4) * sr / HOP)) for k in range(4)]
+    )
+    truth = np.repeat(tune, len(frames) // len(tune))
+
+    def strongest(sal: np.ndarray) -> np.ndarray:
+        bins = lo + np.argmax(sal[lo:hi, frames], axis=0)
+        return np.round(FMIN_BIN + bins / BINS_PER_SEMITONE).astype(int)
+
+    assert np.array_equal(strongest(salience(y, background=0.0, fundamental=0.0)), truth - 12)
+    assert np.array_equal(strongest(salience(y, background=0.0)), truth)

@@ -6,7 +6,14 @@ import mir_eval
 import numpy as np
 import pytest
 
-from data_pipeline.segmentation import LABELS, Section, fit_segments, make_segmenter
+from data_pipeline.segmentation import (
+    LABELS,
+    Section,
+    fit_segments,
+    foote_novelty,
+    make_segmenter,
+    novelty_peaks,
+)
 from s2acc.leadsheet import extract_leadsheet
 from s2acc.synth.corpus import SynthConfig, generate_track
 
@@ -54,6 +61,20 @@ def test_spectral_segmenter_finds_the_composed_sections():
     est[-1, 1] = ref[-1, 1] = max(est[-1, 1], ref[-1, 1])
     _, _, f3 = mir_eval.segment.detection(ref, est, window=3.0, trim=True)
     assert f3 >= 0.5  # one track; benchmarks/segmentation_accuracy.py measures the corpus mean
+
+
+def test_novelty_peaks_where_the_features_change_and_nowhere_else():
+    """Three blocks of noisy features (a verse, a chorus, the verse again): the novelty curve peaks at
+    the two changes, scores about 2 for opposite blocks, and stays low inside each block."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=12), rng.normal(size=12)
+    rows = np.concatenate([np.tile(a, (40, 1)), np.tile(b, (32, 1)), np.tile(a, (40, 1))])
+    features = rows + 0.1 * rng.normal(size=rows.shape)
+    novelty = foote_novelty(features, half=8)
+    assert novelty_peaks(novelty, threshold=0.4, half=8) == [40, 72]
+    inside = np.r_[10:30, 50:62, 82:102]
+    assert novelty[inside].max() < 0.4 < 1.0 < min(novelty[40], novelty[72])
+    assert novelty_peaks(foote_novelty(np.tile(a, (100, 1)), half=8), threshold=0.4, half=8) == []
 
 
 def test_unknown_segmenter():

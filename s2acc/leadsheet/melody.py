@@ -6,7 +6,10 @@ pooled per semitone over the melody range. A Viterbi pass over the semitone cand
 unvoiced state favours small steps and sustained notes, which removes the octave and accompaniment
 jumps of a frame-wise argmax. Before the harmonic sum, part of each bin's running minimum over about a
 second is taken away: held chords and pads sit under the melody for longer than its notes do, so this
-lowers the accompaniment more than the tune. A candidate is voiced where its salience is a clear share
+lowers the accompaniment more than the tune. The harmonic sum is then scaled by the square root of
+the candidate's own bin relative to the frame's strongest: a candidate an octave below a note collects
+that note's partials as its even harmonics but has no fundamental of its own, so it no longer outweighs
+the note. A candidate is voiced where its salience is a clear share
 of the frame's strongest, and the frame is not much quieter than the track. The f0 is refined to the
 peak of the salience within the chosen semitone.
 """
@@ -27,6 +30,7 @@ MELODY_RANGE = (55, 96)  # G3 .. C7, MIDI
 HARMONIC_WEIGHTS = (1.0, 0.8, 0.64, 0.51, 0.41)
 BACKGROUND_SECONDS = 1.0  # running-minimum window: longer than most melody notes, shorter than a chord
 BACKGROUND_SHARE = 0.5  # share of that floor removed; all of it would also erase long held melody notes
+FUNDAMENTAL_POWER = 0.5  # exponent on a candidate's own bin share (0: plain harmonic sum)
 
 
 def salience(
@@ -36,11 +40,14 @@ def salience(
     n_harmonics: int = 5,
     compression: float = 100.0,
     background: float = BACKGROUND_SHARE,
+    fundamental: float = FUNDAMENTAL_POWER,
 ) -> np.ndarray:
     """(n_bins, frames) harmonic-sum salience on the CQT grid starting at :data:`FMIN_MIDI`.
 
     ``background`` is the share of each bin's running minimum (over :data:`BACKGROUND_SECONDS`) taken
     away first, so sustained accompaniment weighs less than the notes that come and go over it.
+    ``fundamental`` is the power of each bin's share of its frame's strongest bin that scales the sum:
+    it favours a candidate whose fundamental sounds over its sub-octave.
     """
     bpo = 12 * BINS_PER_SEMITONE
     n_bins = bpo * N_OCTAVES
@@ -66,6 +73,8 @@ def salience(
     for h, w in enumerate(HARMONIC_WEIGHTS[:n_harmonics], start=1):
         shift = int(round(bpo * np.log2(h)))
         out[: n_bins - shift] += w * spec[shift:]
+    if fundamental > 0:
+        out *= (spec / np.maximum(spec.max(axis=0, keepdims=True), 1e-12)) ** fundamental
     return out
 
 

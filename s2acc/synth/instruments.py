@@ -269,7 +269,11 @@ def _preset(name: str, rng: np.random.Generator) -> Voice:
             "chiming bells",
             dict(
                 ratio=float(rng.choice([1.4, 2.76, 3.5])),
-                index=_u(rng, 2.0, 5.0),
+                # Below an index of about 1.43 the carrier outweighs every sideband (J0 > J1), so the
+                # strike has a clear pitch, the note's, as a glockenspiel's does. Higher indices give
+                # a gong whose strongest partials are sidebands, a pitch that listeners and pitch
+                # trackers place elsewhere, which is no tune to label.
+                index=_u(rng, 0.5, 1.4),
                 index_decay=_u(rng, 0.3, 1.0),
                 attack=0.003,
                 decay=_u(rng, 0.8, 2.0),
