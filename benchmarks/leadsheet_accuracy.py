@@ -139,8 +139,8 @@ def main() -> None:
         metrics = [k for k in results[b][0] if k not in NOT_MEANS]
         means = {k: round(float(np.mean([r[k] for r in results[b]])), 4) for k in metrics}
         leads = sorted({r["lead"] for r in results[b]})
-        # FM bells have inharmonic partials (carrier:modulator 1.4, 2.76 or 3.5), so their "pitch" is
-        # ambiguous even to listeners; the melody figure is also given without them.
+        # FM bells, with inharmonic partials (carrier:modulator 1.4, 2.76 or 3.5), are the hardest lead;
+        # the melody figure is also given without them, as earlier results were.
         pitched = [r for r in results[b] if r["lead"] != "bells"]
         summary[b] = {
             "mean": means,

@@ -137,6 +137,27 @@ def test_melody_notes_are_the_pitches_in_the_melody_stem(tracks):
     assert total > 50 and agree / total >= 0.8, (agree, total)
 
 
+def test_the_lead_sits_above_its_backing_while_it_plays(tracks):
+    """Mixed by loudness, not fixed gains: over the spans where melody notes sound, the lead stem is
+    0 to 3 dB above chords + bass (give or take the reverb sends, which differ by part)."""
+    for t in tracks:
+        playing = np.zeros(t.audio.shape[1], bool)
+        for note in t.truth["melody"]:
+            playing[int(note["start"] * SR) : int(note["end"] * SR)] = True
+        lead = np.sqrt(np.mean(t.stems["melody"][:, playing] ** 2))
+        backing = np.sqrt(np.mean((t.stems["chords"] + t.stems["bass"])[:, playing] ** 2))
+        assert -1.0 <= 20 * np.log10(lead / backing) <= 4.0, t.truth["instruments"]
+
+
+def test_lead_gain_leaves_a_track_without_melody_alone():
+    from types import SimpleNamespace
+
+    from s2acc.synth.render import lead_gain
+
+    dry = {part: np.ones((2, 100), np.float32) for part in ("melody", "chords", "bass")}
+    assert lead_gain(SimpleNamespace(notes=[]), dry, SR, over_db=3.0) == 1.0
+
+
 def test_sections_tile_the_track_and_sound_different():
     t = generate_track(cfg(styles=["electronic"], min_seconds=60, max_seconds=60), 0, stems=True)
     sections = t.truth["sections"]
