@@ -91,6 +91,7 @@ eval: $(STAMP)
 bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/synth.py
 	$(OFFLINE) $(PY) benchmarks/leadsheet_accuracy.py
+	$(OFFLINE) $(PY) benchmarks/leadsheet_accuracy.py --seed 2 --out benchmarks/results/leadsheet_accuracy_seed2.json
 	$(OFFLINE) $(PY) benchmarks/segmentation_accuracy.py
 	$(OFFLINE) $(PY) benchmarks/dataset_accuracy.py
 	$(OFFLINE) $(PY) benchmarks/data_pipeline.py

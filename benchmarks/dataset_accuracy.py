@@ -10,7 +10,7 @@ caption), then:
   and its key and mode are the composed key (target: both on >= 80% of tracks);
 - clip fitting: every selected clip within the configured length range.
 
-    python benchmarks/dataset_accuracy.py [--tracks 40] [--defects 0.3] [--seconds 30 90]
+    python benchmarks/dataset_accuracy.py [--tracks 30] [--defects 0.3] [--seconds 30 90]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--tracks", type=int, default=40)
+    parser.add_argument("--tracks", type=int, default=30)
     parser.add_argument("--defects", type=float, default=0.3)
     parser.add_argument("--seconds", type=float, nargs=2, default=[30.0, 90.0])
     parser.add_argument("--seed", type=int, default=7)
