@@ -6,8 +6,8 @@ limiter. The limiter's gain curve is applied to every stem, so the stems still s
 
 The lead is balanced as a mix engineer would: while it plays, it sits a few dB above the harmony
 and bass together (:data:`LEAD_OVER_BACKING_DB`). Fixed part gains cannot do that, because a part's
-loudness depends on its voice: a decaying plucked lead under a sustained four-note pad ended up
-12 dB below it, a tune no listener could follow.
+loudness depends on its voice: a decaying plucked lead over held piano chords ended up 12 dB below
+them, a tune no listener could follow.
 """
 
 from __future__ import annotations

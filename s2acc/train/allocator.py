@@ -3,10 +3,11 @@
 glibc's malloc serves large blocks (above 32 MiB at most, a gradient of a 1024 x 8192 weight) with
 their own ``mmap`` and unmaps them when freed, and it trims the heap's free top back to the system.
 A training step frees and reallocates the same activations and gradients every step, so each step
-page-faults (and zeroes) them in again: about a tenth of this project's 402M DiT step on CPU. With mmap off and
-trimming raised, freed blocks are reused in place. This is what a caching allocator (jemalloc,
-tcmalloc, PyTorch's own on GPU) does; mallopt gets it without preloading a library. The price is some
-resident memory kept after a peak (the demo VAE's CPU training: 4.2 GB -> 4.6 GB peak RSS).
+page-faults (and zeroes) them in again: about a tenth of this project's 402M DiT step on CPU. With
+mmap off and trimming raised, freed blocks are reused in place. This is what a caching allocator
+(jemalloc, tcmalloc, PyTorch's own on GPU) does; mallopt gets it without preloading a library. The
+price is some resident memory kept after a peak (the demo VAE's CPU training: 4.2 GB -> 4.6 GB peak
+RSS).
 """
 
 from __future__ import annotations
