@@ -9,9 +9,9 @@ second is taken away: held chords and pads sit under the melody for longer than 
 lowers the accompaniment more than the tune. The harmonic sum is then scaled by the square root of
 the candidate's own bin relative to the frame's strongest: a candidate an octave below a note collects
 that note's partials as its even harmonics but has no fundamental of its own, so it no longer outweighs
-the note. A candidate is voiced where its salience is a clear share
-of the frame's strongest, and the frame is not much quieter than the track. The f0 is refined to the
-peak of the salience within the chosen semitone.
+the note. A candidate is voiced where its salience is a clear share of the frame's strongest, and the
+frame is not much quieter than the track. The f0 is refined to the peak of the salience within the
+chosen semitone.
 """
 
 from __future__ import annotations
