@@ -96,7 +96,9 @@ bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/dataset_accuracy.py
 	$(OFFLINE) $(PY) benchmarks/data_pipeline.py
 	$(OFFLINE) $(PY) benchmarks/eval.py
-	$(OFFLINE) $(PY) benchmarks/vae_distill.py
+	$(OFFLINE) $(PY) benchmarks/vae_distill.py --runs baseline,predict --steps 700 train.lr=3e-4 train.min_lr_ratio=1.0
+	$(OFFLINE) $(PY) benchmarks/vae_distill.py --runs distilled,baseline,predict --work runs/bench/vae_distill_300 --out benchmarks/results/vae_distill_300.json
+	$(OFFLINE) $(PY) benchmarks/vae_encoder_capacity.py
 	$(OFFLINE) $(PY) benchmarks/vae.py
 	$(OFFLINE) $(PY) benchmarks/dit.py
 
