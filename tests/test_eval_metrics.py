@@ -59,7 +59,8 @@ def test_distance_is_zero_to_itself_symmetric_and_real_when_singular():
     a = stats_from_embeddings([x], "test")
     b = stats_from_embeddings([y], "test")
     assert fad(a, a) == pytest.approx(0.0, abs=1e-9)
-    assert fad(a, b) == pytest.approx(fad(b, a), rel=1e-9)
+    # sqrtm of a rank-deficient product is exact only to rounding, which varies with the BLAS threads
+    assert fad(a, b) == pytest.approx(fad(b, a), rel=1e-7)
     assert np.isfinite(fad(a, b)) and fad(a, b) > 0
     with pytest.raises(ValueError, match="different embedders"):
         fad(a, stats_from_embeddings([y], "other"))
