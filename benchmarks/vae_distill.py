@@ -142,7 +142,6 @@ def main() -> None:
             "mrstft_ratio_to_baseline": round(ratio, 4),
             "met": bool(gain["chord"] >= 10 and ratio <= 1.10),
         }
-        print(name, "against the baseline:", json.dumps(against_baseline[name]), flush=True)
     result = {
         **metadata(),
         "setup": {

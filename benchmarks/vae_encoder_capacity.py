@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader  # noqa: E402
 from benchmarks._meta import metadata  # noqa: E402
 from s2acc.vae.data import CropDataset, clips_from_dataset  # noqa: E402
 from s2acc.vae.distill import LeadSheetHead, prediction_loss  # noqa: E402
-from s2acc.vae.evaluate import fit_linear_probe, latent_probes, probe_scores  # noqa: E402
+from s2acc.vae.evaluate import latent_probes, probe  # noqa: E402
 from s2acc.vae.oobleck import HOP, SAMPLE_RATE, build_vae  # noqa: E402
 from s2acc.vae.train import collate  # noqa: E402
 
@@ -57,9 +57,7 @@ def chroma_reference(train: CropDataset, test: CropDataset) -> dict[str, float]:
 
     x_train, y_train = frames(train)
     x_test, y_test = frames(test)
-    weight, bias, mean, std = fit_linear_probe(x_train, y_train, 25)
-    pred = (((x_test - mean) / std) @ weight + bias).argmax(1)
-    return probe_scores(pred, y_test, y_train)
+    return probe(x_train, y_train, x_test, y_test, 25)
 
 
 def main() -> None:
@@ -90,14 +88,14 @@ def main() -> None:
     params = [*vae.encoder.parameters(), *head.parameters()]
     optimiser = torch.optim.AdamW(params, lr=args.lr)
 
-    def probe(step: int) -> dict:
+    def probe_latents(step: int) -> dict:
         vae.eval()
         scores = {"step": step, **latent_probes(vae, probe_train, probe_test)}
         vae.train()
         print(json.dumps(scores), flush=True)
         return scores
 
-    curve, probes, losses, hits = [], [probe(0)], [], []
+    curve, probes, losses, hits = [], [probe_latents(0)], [], []
     step, epoch, start = 0, 0, time.perf_counter()
     vae.train()
     while step < args.steps:
@@ -133,7 +131,7 @@ def main() -> None:
                 )
                 print(json.dumps(curve[-1]), flush=True)
             if step % args.eval_every == 0 or step == args.steps:
-                probes.append(probe(step))
+                probes.append(probe_latents(step))
             if step == args.steps:
                 break
 

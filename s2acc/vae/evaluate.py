@@ -89,15 +89,22 @@ def probe_scores(pred: torch.Tensor, y: torch.Tensor, train_y: torch.Tensor) -> 
     }
 
 
+def probe(
+    x_train: torch.Tensor, y_train: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor, n_classes: int
+) -> dict[str, float]:
+    """A linear probe fitted on (x_train, y_train) and scored on (x_test, y_test)."""
+    weight, bias, mean, std = fit_linear_probe(x_train, y_train, n_classes)
+    pred = (((x_test - mean) / std) @ weight + bias).argmax(1)
+    return probe_scores(pred, y_test, y_train)
+
+
 def latent_probes(vae, train: CropDataset, test: CropDataset) -> dict[str, dict[str, float]]:
     """Probe accuracies: classifiers fitted on ``train``'s frames, scored on ``test``'s."""
     x_train, y_train = latent_frames(vae, train)
     x_test, y_test = latent_frames(vae, test)
     scores = {}
     for name, n_classes in PROBES.items():
-        weight, bias, mean, std = fit_linear_probe(x_train, y_train[name], n_classes)
-        pred = (((x_test - mean) / std) @ weight + bias).argmax(1)
-        scores[name] = probe_scores(pred, y_test[name], y_train[name])
+        scores[name] = probe(x_train, y_train[name], x_test, y_test[name], n_classes)
     scores["frames"] = {"train": int(len(x_train)), "test": int(len(x_test))}
     return scores
 
