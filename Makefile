@@ -100,6 +100,9 @@ bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/vae_distill.py --runs distilled,baseline,predict --work runs/bench/vae_distill_300 --out benchmarks/results/vae_distill_300.json
 	$(OFFLINE) $(PY) benchmarks/vae_distill.py --runs distilled,predict,baseline --pretrain-steps 400 --steps 400 \
 		train.lr=3e-4 train.min_lr_ratio=1.0 --work runs/bench/vae_finetune --out benchmarks/results/vae_distill_finetune.json
+	$(OFFLINE) $(PY) benchmarks/vae_distill.py --runs distilled,predict,baseline --pretrain-steps 400 --steps 800 \
+		--resume train.lr=3e-4 train.min_lr_ratio=1.0 --work runs/bench/vae_finetune \
+		--out benchmarks/results/vae_distill_finetune_800.json
 	$(OFFLINE) $(PY) benchmarks/vae_encoder_capacity.py
 	$(OFFLINE) $(PY) benchmarks/vae.py
 	$(OFFLINE) $(PY) benchmarks/dit.py
