@@ -47,32 +47,34 @@ ROOT = Path(__file__).resolve().parents[1]
 VARIANTS = {"distilled": (1.0, "align"), "baseline": (0.0, "align"), "predict": (1.0, "predict")}
 
 
-def pretrain(args: argparse.Namespace) -> Path:
-    """The reconstruction-only run every arm fine-tunes (trained once, reused while its setup holds)."""
-    work = args.work / "pretrain"
-    record = {"steps": args.pretrain_steps, "overrides": args.overrides}
+def train_run(args: argparse.Namespace, name: str, record: dict, settings: list[str], reuse: bool):
+    """Train run ``name`` under ``args.work`` with the demo config, ``settings`` and the command-line
+    overrides, or, when ``reuse`` and its recorded setup equals ``record``, take its earlier export.
+    Returns (export folder, training seconds, resumed)."""
+    work = args.work / name
     timing = work / "train_seconds.json"
-    if timing.exists() and {k: json.loads(timing.read_text()).get(k) for k in record} == record:
-        return work / "export"
+    done = json.loads(timing.read_text()) if timing.exists() else {}
+    if reuse and {k: done.get(k) for k in record} == record:
+        return work / "export", done["seconds"], done.get("resumed", False)
     cfg = load_config(
         VAETrainConfig,
         ROOT / "configs/vae/demo.yaml",
         [
             f"out={work}",
             f"data.dataset={args.dataset}",
-            "loss.distill=0",
-            f"train.max_steps={args.pretrain_steps}",
             "demo.every=0",
             "train.tracker=none",
+            *settings,
             *args.overrides,
         ],
     )
     if not args.resume:
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # a fresh run, never a resumed one
     start = time.perf_counter()
     export = train_vae(cfg, progress_bar=False)
-    timing.write_text(json.dumps({**record, "seconds": time.perf_counter() - start}))
-    return export
+    seconds = time.perf_counter() - start  # of this invocation only, when resumed
+    timing.write_text(json.dumps({**record, "seconds": seconds, "resumed": args.resume}))
+    return export, seconds, args.resume
 
 
 def main() -> None:
@@ -123,45 +125,26 @@ def main() -> None:
         parser.error("--runs: the comparison needs the baseline and at least one distilled run")
     runs = {}
     init = []
-    if args.pretrain_steps:
-        init = [f"model.init={pretrain(args)}"]
+    if args.pretrain_steps:  # the reconstruction-only run every arm fine-tunes, trained once
+        record = {"steps": args.pretrain_steps, "overrides": args.overrides}
+        settings = ["loss.distill=0", f"train.max_steps={args.pretrain_steps}"]
+        init = [f"model.init={train_run(args, 'pretrain', record, settings, reuse=True)[0]}"]
     for name in names:
         distill, mode = VARIANTS[name]
         distill = distill and args.distill
-        cfg = load_config(
-            VAETrainConfig,
-            ROOT / "configs/vae/demo.yaml",
-            [
-                f"out={args.work / name}",
-                f"data.dataset={args.dataset}",
-                f"loss.distill={distill}",
-                f"loss.distill_mode={mode}",
-                f"train.max_steps={args.steps}",
-                "demo.every=0",
-                "train.tracker=none",
-                *init,
-                *args.overrides,
-            ],
-        )
-        timing = args.work / name / "train_seconds.json"
         record = {
             "steps": args.steps,
             "distill": distill,
             "overrides": args.overrides,
             "pretrain_steps": args.pretrain_steps,
         }
-        done = json.loads(timing.read_text()) if timing.exists() else {}
-        if args.reuse and {k: done.get(k) for k in record} == record:
-            export, seconds = args.work / name / "export", done["seconds"]
-            resumed = done.get("resumed", False)
-        else:
-            if not args.resume:
-                shutil.rmtree(args.work / name, ignore_errors=True)  # a fresh run, never a resumed one
-            start = time.perf_counter()
-            export = train_vae(cfg, progress_bar=False)
-            seconds = time.perf_counter() - start  # of this invocation only, when resumed
-            resumed = args.resume
-            timing.write_text(json.dumps({**record, "seconds": seconds, "resumed": resumed}))
+        settings = [
+            f"loss.distill={distill}",
+            f"loss.distill_mode={mode}",
+            f"train.max_steps={args.steps}",
+            *init,
+        ]
+        export, seconds, resumed = train_run(args, name, record, settings, args.reuse)
         if args.train_only:
             continue
         runs[name] = {
@@ -174,6 +157,7 @@ def main() -> None:
 
     if args.train_only:
         return
+    cfg = load_config(VAETrainConfig, ROOT / "configs/vae/demo.yaml", args.overrides)  # what every run shares
     base = runs["baseline"]
     against_baseline = {}
     for name, run in runs.items():
