@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from s2acc.audio import write_audio
 from s2acc.config import ConfigError, config_hash, read_yaml, save_config
+from s2acc.rates import SAMPLE_RATE
 from s2acc.synth.compose import compose
 from s2acc.synth.defects import DEFECTS, damage
 from s2acc.synth.render import render
@@ -49,7 +50,7 @@ class SynthConfig:
     n_tracks: int = 8
     min_seconds: float = 10.0
     max_seconds: float = 120.0
-    sample_rate: int = 44100
+    sample_rate: int = SAMPLE_RATE
     format: Literal["wav", "flac", "ogg", "mp3"] = "mp3"
     first_id: int = 9_000_000  # far above real MTG-Jamendo ids, so the two never collide
     defects: float = 0.0  # fraction of tracks that also get a damaged copy

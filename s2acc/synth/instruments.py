@@ -3,14 +3,17 @@
 Several synthesis methods give the corpus timbral variety: additive (organ, pad, flute, strings),
 two-operator FM (electric piano, bells), Karplus-Strong plucked strings (guitar, harp), subtractive
 (sawtooth or pulse through a low-pass filter: synth leads and basses), and noise/sweep drums. A track
-draws its voices and their parameters from its random generator, so two tracks rarely sound alike.
+draws its voices and their parameters from its random generator, so two tracks rarely sound alike; the
+presets and the ranges they draw from are data, ``s2acc/data/synth_voices.yaml``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from importlib import resources
 
 import numpy as np
+import yaml
 from scipy import signal
 
 from s2acc.synth.theory import midi_to_hz
@@ -176,276 +179,34 @@ def render_drum(kind: str, sr: int, rng: np.random.Generator, tone: float = 0.5)
 # ----------------------------------------------------------------------------------- voice presets
 
 
-def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(rng.uniform(lo, hi))
+# name -> method, tag, words, params and sustained; the file's header explains the parameter specs.
+_PRESETS: dict = yaml.safe_load(resources.files("s2acc").joinpath("data/synth_voices.yaml").read_text())
+VOICE_PRESETS = tuple(_PRESETS)
 
 
-def _preset(name: str, rng: np.random.Generator) -> Voice:
-    """Draw the parameters of a named preset; the spread keeps each track's timbre its own."""
-    if name == "synth_pad":
-        return Voice(
-            name,
-            "subtractive",
-            "synthesizer",
-            "a warm synth pad",
-            dict(
-                wave="saw",
-                cutoff_ratio=_u(rng, 2.5, 6),
-                attack=_u(rng, 0.15, 0.6),
-                decay=1.0,
-                sustain=0.8,
-                release=_u(rng, 0.4, 1.0),
-            ),
-        )
-    if name == "organ":
-        return Voice(
-            name,
-            "additive",
-            "organ",
-            "a drawbar organ",
-            dict(
-                harmonics=[1, _u(rng, 0.3, 0.8), _u(rng, 0.2, 0.6), 0.5, 0, 0.3, 0, 0.2],
-                vibrato=_u(rng, 0.0, 0.02),
-                attack=0.02,
-                decay=1.0,
-                sustain=0.9,
-                release=0.12,
-            ),
-        )
-    if name == "strings":
-        return Voice(
-            name,
-            "additive",
-            "strings",
-            "lush strings",
-            dict(
-                harmonics=[1.0 / k for k in range(1, 13)],
-                detune=_u(rng, 0.002, 0.005),
-                vibrato=_u(rng, 0.005, 0.02),
-                attack=_u(rng, 0.15, 0.4),
-                decay=1.0,
-                sustain=0.85,
-                release=_u(rng, 0.3, 0.7),
-            ),
-        )
-    if name == "electric_piano":
-        return Voice(
-            name,
-            "fm",
-            "electricpiano",
-            "a mellow electric piano",
-            dict(
-                ratio=1.0,
-                index=_u(rng, 1.5, 4.0),
-                index_decay=_u(rng, 0.2, 0.8),
-                attack=0.005,
-                decay=_u(rng, 0.8, 1.6),
-                sustain=0.0,
-                release=0.3,
-            ),
-            sustained=False,
-        )
-    if name == "piano":
-        return Voice(
-            name,
-            "additive",
-            "piano",
-            "a soft piano",
-            dict(
-                harmonics=[1, 0.5, 0.3, 0.2, 0.12, 0.08, 0.05],
-                detune=0.0015,
-                attack=0.004,
-                decay=_u(rng, 0.5, 1.2),
-                sustain=0.0,
-                release=0.3,
-            ),
-            sustained=False,
-        )
-    if name == "bells":
-        return Voice(
-            name,
-            "fm",
-            "bell",
-            "chiming bells",
-            dict(
-                ratio=float(rng.choice([1.4, 2.76, 3.5])),
-                # Below an index of about 1.43 the carrier outweighs every sideband (J0 > J1), so the
-                # strike has a clear pitch, the note's, as a glockenspiel's does. Higher indices give
-                # a gong whose strongest partials are sidebands, a pitch that listeners and pitch
-                # trackers place elsewhere, which is no tune to label.
-                index=_u(rng, 0.5, 1.4),
-                index_decay=_u(rng, 0.3, 1.0),
-                attack=0.003,
-                decay=_u(rng, 0.8, 2.0),
-                sustain=0.0,
-                release=0.6,
-            ),
-            sustained=False,
-        )
-    if name == "acoustic_guitar":
-        return Voice(
-            name,
-            "pluck",
-            "acousticguitar",
-            "a strummed acoustic guitar",
-            dict(
-                loss=_u(rng, 0.994, 0.998),
-                brightness=_u(rng, 0.2, 0.5),
-                attack=0.002,
-                decay=2.0,
-                sustain=0.6,
-                release=0.1,
-            ),
-            sustained=False,
-        )
-    if name == "electric_guitar":
-        return Voice(
-            name,
-            "pluck",
-            "electricguitar",
-            "a clean electric guitar",
-            dict(
-                loss=_u(rng, 0.996, 0.999),
-                brightness=_u(rng, 0.5, 0.9),
-                attack=0.002,
-                decay=2.0,
-                sustain=0.7,
-                release=0.08,
-            ),
-            sustained=False,
-        )
-    if name == "saw_lead":
-        return Voice(
-            name,
-            "subtractive",
-            "synthesizer",
-            "a bright saw lead",
-            dict(wave="saw", cutoff_ratio=_u(rng, 4, 10), attack=0.01, decay=0.3, sustain=0.7, release=0.12),
-        )
-    if name == "square_lead":
-        return Voice(
-            name,
-            "subtractive",
-            "synthesizer",
-            "a retro square-wave lead",
-            dict(
-                wave="pulse",
-                width=float(rng.choice([0.5, 0.25])),
-                cutoff_ratio=_u(rng, 3, 8),
-                attack=0.01,
-                decay=0.2,
-                sustain=0.6,
-                release=0.1,
-            ),
-        )
-    if name == "flute":
-        return Voice(
-            name,
-            "additive",
-            "flute",
-            "a breathy flute",
-            dict(
-                harmonics=[1, _u(rng, 0.1, 0.4), 0.1, 0.04],
-                vibrato=_u(rng, 0.02, 0.05),
-                attack=0.06,
-                decay=0.5,
-                sustain=0.8,
-                release=0.1,
-            ),
-        )
-    if name == "violin":
-        return Voice(
-            name,
-            "additive",
-            "violin",
-            "an expressive violin",
-            dict(
-                harmonics=[1.0 / k**0.8 for k in range(1, 11)],
-                vibrato=_u(rng, 0.03, 0.06),
-                attack=0.08,
-                decay=0.5,
-                sustain=0.85,
-                release=0.15,
-            ),
-        )
-    if name == "sub_bass":
-        return Voice(
-            name,
-            "additive",
-            "bass",
-            "a deep sub bass",
-            dict(harmonics=[1, _u(rng, 0.1, 0.4), 0.05], attack=0.01, decay=0.4, sustain=0.8, release=0.08),
-        )
-    if name == "synth_bass":
-        return Voice(
-            name,
-            "subtractive",
-            "bass",
-            "a punchy synth bass",
-            dict(
-                wave="saw",
-                cutoff_ratio=_u(rng, 2.5, 6),
-                sub=_u(rng, 0.3, 0.8),
-                attack=0.005,
-                decay=0.25,
-                sustain=0.6,
-                release=0.06,
-            ),
-        )
-    if name == "plucked_bass":
-        return Voice(
-            name,
-            "pluck",
-            "bass",
-            "a round plucked bass",
-            dict(
-                loss=_u(rng, 0.993, 0.997),
-                brightness=_u(rng, 0.1, 0.3),
-                attack=0.002,
-                decay=1.0,
-                sustain=0.7,
-                release=0.06,
-            ),
-            sustained=False,
-        )
-    if name == "fm_bass":
-        return Voice(
-            name,
-            "fm",
-            "bass",
-            "a rubbery FM bass",
-            dict(
-                ratio=1.0,
-                index=_u(rng, 1.0, 2.5),
-                index_decay=_u(rng, 0.08, 0.2),
-                attack=0.004,
-                decay=0.4,
-                sustain=0.5,
-                release=0.06,
-            ),
-        )
-    raise ValueError(f"unknown voice preset {name!r}")
-
-
-VOICE_PRESETS = (
-    "synth_pad",
-    "organ",
-    "strings",
-    "electric_piano",
-    "piano",
-    "bells",
-    "acoustic_guitar",
-    "electric_guitar",
-    "saw_lead",
-    "square_lead",
-    "flute",
-    "violin",
-    "sub_bass",
-    "synth_bass",
-    "plucked_bass",
-    "fm_bass",
-)
+def _draw(spec, rng: np.random.Generator):
+    """A parameter from its spec: a constant as is, a list element by element, else drawn from ``rng``
+    (in the order of the specs, which every track's audio depends on)."""
+    if isinstance(spec, list):
+        return [_draw(s, rng) for s in spec]
+    if not isinstance(spec, dict):
+        return spec
+    ((how, args),) = spec.items()
+    if how == "uniform":
+        return float(rng.uniform(*args))
+    if how == "choice":
+        return rng.choice(args).item()
+    if how == "series":
+        n, power = args
+        return [1.0 / k**power for k in range(1, n + 1)]
+    raise ValueError(f"unknown parameter spec {spec!r}")
 
 
 def draw_voice(name: str, rng: np.random.Generator) -> Voice:
-    return _preset(name, rng)
+    """Draw the parameters of a named preset; the spread keeps each track's timbre its own."""
+    if name not in _PRESETS:
+        raise ValueError(f"unknown voice preset {name!r}")
+    preset = _PRESETS[name]
+    params = {key: _draw(spec, rng) for key, spec in preset["params"].items()}
+    sustained = preset.get("sustained", True)
+    return Voice(name, preset["method"], preset["tag"], preset["words"], params, sustained)

@@ -20,26 +20,10 @@ _DEGREE_QUALITY = {
 }
 
 # Four-bar progressions as scale degrees, common in popular music; minor ones may use the major V.
-PROGRESSIONS = {
-    "major": [
-        (0, 4, 5, 3),
-        (0, 5, 3, 4),
-        (0, 3, 4, 0),
-        (5, 3, 0, 4),
-        (0, 3, 5, 4),
-        (1, 4, 0, 0),
-        (0, 2, 3, 4),
-    ],
-    "minor": [
-        (0, 5, 2, 6),
-        (0, 3, 4, 0),
-        (0, 6, 5, 6),
-        (0, 5, 3, 4),
-        (0, 3, 6, 2),
-        (5, 6, 0, 0),
-        (0, 2, 5, 4),
-    ],
-}
+PROGRESSIONS = dict(
+    major=[(0, 4, 5, 3), (0, 5, 3, 4), (0, 3, 4, 0), (5, 3, 0, 4), (0, 3, 5, 4), (1, 4, 0, 0), (0, 2, 3, 4)],
+    minor=[(0, 5, 2, 6), (0, 3, 4, 0), (0, 6, 5, 6), (0, 5, 3, 4), (0, 3, 6, 2), (5, 6, 0, 0), (0, 2, 5, 4)],
+)
 
 
 def midi_to_hz(midi: float) -> float:
@@ -81,13 +65,13 @@ class Key:
     mode: str  # "major" | "minor"
 
     @property
-    def label(self) -> str:
-        return f"{PITCH_CLASSES[self.tonic]} {self.mode}"
-
-    @property
     def scale(self) -> tuple[int, ...]:
         steps = MAJOR_SCALE if self.mode == "major" else NATURAL_MINOR_SCALE
         return tuple((self.tonic + s) % 12 for s in steps)
+
+    @property
+    def label(self) -> str:
+        return f"{PITCH_CLASSES[self.tonic]} {self.mode}"
 
     def chord(self, degree: int) -> Chord:
         """The diatonic triad on a scale degree; in minor, degree 4 becomes the major (harmonic) V."""
@@ -96,9 +80,6 @@ class Key:
         else:
             quality = _DEGREE_QUALITY[self.mode][degree]
         return Chord(self.scale[degree], quality)
-
-    def progression(self, degrees: tuple[int, ...]) -> list[Chord]:
-        return [self.chord(d) for d in degrees]
 
 
 def chord_templates() -> tuple[list[str], list[tuple[int, ...]]]:
