@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from s2acc.config import ConfigError
+from s2acc.rates import LATENT_RATE, SAMPLE_RATE
 
 STAGES = ("ingest", "separate", "leadsheet", "segment", "caption", "grade", "select", "encode")
 # encode needs a trained VAE, so it runs only when asked for (--stages encode, or the config's stages).
@@ -29,7 +30,7 @@ class InputConfig:
     max_seconds: float = 1200.0  # longer tracks are refused (read from the header, before decoding)
     min_sample_rate: int = 22050  # below this a track cannot supply 44.1 kHz training audio
     max_channels: int = 2
-    sample_rate: int = 44100  # everything downstream works at this rate
+    sample_rate: int = SAMPLE_RATE  # everything downstream works at this rate
 
 
 @dataclass
@@ -43,7 +44,7 @@ class SeparateConfig:
 @dataclass
 class LeadsheetConfig:
     backend: str = "auto"  # auto (pretrained models when installed, else librosa) | librosa
-    frame_rate: float = 44100 / 2048  # the VAE latent rate
+    frame_rate: float = LATENT_RATE  # must be the rate of the VAE whose latents the sheets annotate
 
 
 @dataclass

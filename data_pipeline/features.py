@@ -3,7 +3,7 @@
 The caption stage writes its offline captions from these numbers and the grade stage checks any
 caption's claims against them (:mod:`data_pipeline.consistency`), so both need the same values and the
 same word bands. Everything is plain DSP on one short-time spectrum per rate, cheap enough to run on
-every segment (about 0.05 s per 10 s segment on one core):
+every segment:
 
 - tempo: autocorrelation of a log-mel spectral-flux envelope; the metrical level (half, double) is the
   autocorrelation peak nearest the rate of low-band (kick, bass) onsets, since the beat is usually

@@ -19,8 +19,8 @@ import pandas as pd
 
 from s2acc.audio import integrated_loudness, mono_samples
 from s2acc.config import ConfigError
+from s2acc.rates import SAMPLE_RATE
 
-ANALYSIS_SR = 44100
 N_FFT, HOP = 2048, 1024
 SILENCE_DB = -60.0  # frame RMS below this is a dropout
 CLIP_LEVEL = 0.999
@@ -44,11 +44,11 @@ def _clipped_fraction(audio: np.ndarray) -> float:
 def dsp_measures(audio: np.ndarray, sr: int) -> dict[str, float]:
     """The raw measurements behind :class:`DspQuality`, all finite."""
     mono = mono_samples(audio)
-    if sr != ANALYSIS_SR:
+    if sr != SAMPLE_RATE:
         from s2acc.audio import resample
 
-        mono = resample(mono[None], sr, ANALYSIS_SR)[0]
-        audio_for_level = resample(np.atleast_2d(audio).astype(np.float32), sr, ANALYSIS_SR)
+        mono = resample(mono[None], sr, SAMPLE_RATE)[0]
+        audio_for_level = resample(np.atleast_2d(audio).astype(np.float32), sr, SAMPLE_RATE)
     else:
         audio_for_level = np.atleast_2d(audio)
     n = max(len(mono), N_FFT)
@@ -58,7 +58,7 @@ def dsp_measures(audio: np.ndarray, sr: int) -> dict[str, float]:
     active = rms_db > SILENCE_DB
     silent_fraction = float(1.0 - active.mean())
     spec = np.abs(np.fft.rfft(frames * np.hanning(N_FFT), axis=1)) ** 2
-    freqs = np.fft.rfftfreq(N_FFT, 1 / ANALYSIS_SR)
+    freqs = np.fft.rfftfreq(N_FFT, 1 / SAMPLE_RATE)
     if active.any():
         s = spec[active]
         mean_spec = s.mean(axis=0)
@@ -75,7 +75,7 @@ def dsp_measures(audio: np.ndarray, sr: int) -> dict[str, float]:
         dynamic_range = -noise_floor
     else:
         bandwidth, noise_flatness, dynamic_range = 0.0, 0.0, 0.0
-    loudness = integrated_loudness(audio_for_level, ANALYSIS_SR)
+    loudness = integrated_loudness(audio_for_level, SAMPLE_RATE)
     return {
         "clipped_fraction": _clipped_fraction(audio),
         "silent_fraction": silent_fraction,

@@ -16,6 +16,7 @@ Outputs in ``cfg.out``::
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -201,6 +202,13 @@ class Pipeline:
         if not self.cfg.encode.vae:
             raise ConfigError(
                 "encode.vae is empty: name the VAE to encode with (an export folder or registry name)"
+            )
+        vae_rate = self.cfg.input.sample_rate / steps.vae.hop_length
+        if not math.isclose(vae_rate, self.cfg.leadsheet.frame_rate, rel_tol=1e-6):
+            raise ConfigError(
+                f"encode.vae {self.cfg.encode.vae!r} makes {vae_rate:.4f} latent frames/s, but the lead "
+                f"sheets are written at leadsheet.frame_rate={self.cfg.leadsheet.frame_rate:.4f}: set it to "
+                "the VAE's rate and rerun the leadsheet stage, or encode with a VAE of the lead sheets' rate"
             )
         self.ctx.barrier()  # select (main process only) writes dataset.parquet
         if "ingest" not in self.tables:

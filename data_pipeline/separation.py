@@ -113,7 +113,7 @@ class HpssSeparator:
     both; ``margin`` (>= 1, one value or a pair) widens the gap between the two: above 1 the parts
     that are neither clearly harmonic nor percussive go to a third stem, ``residual``. The stems always
     sum to the input: the last one is the input minus the others, in the time domain.
-    The defaults meet a budget of 0.4 s per 30 s stereo track on one core.
+    The defaults are chosen for speed on one CPU core (benchmarks/data_pipeline.py measures them).
     """
 
     name = "hpss"

@@ -1,8 +1,9 @@
-"""Stages 2-6 as per-track item functions: separate, leadsheet, segment, caption, grade.
+"""The track-level stages as per-track item functions: separate, leadsheet, segment, caption, grade and
+encode (ingest and select work on whole tables, in :mod:`data_pipeline.pipeline`).
 
-Each ``*_stage`` builds its backend once per process (models are loaded lazily, on the process's
-device) and returns ``process(track_id) -> rows``. Segment-level stages work a track at a time, so its
-audio is decoded once for all its segments.
+:class:`TrackStages` holds one process's share of a run: each stage is a method
+``stage(track_id) -> rows``, and each backend a cached property built on first use, on the process's
+device. Segment-level stages work a track at a time, so its audio is decoded once for all its segments.
 """
 
 from __future__ import annotations

@@ -13,9 +13,7 @@ from typing import ClassVar
 import numpy as np
 
 from s2acc.dit.generate import SamplingSection
-
-CLIP_SR = 44100
-SCORED_SECONDS = 10.0
+from s2acc.rates import SAMPLE_RATE, SCORED_SECONDS
 
 
 @dataclass
@@ -75,7 +73,7 @@ def scorer_contract() -> dict:
 
     clap = default_registry()["clap-laion-music"]
     return {
-        "clip_sample_rate": CLIP_SR,
+        "clip_sample_rate": SAMPLE_RATE,
         "scored_seconds": SCORED_SECONDS,
         "fad_embedder": ClapEmbedder.name,
         "clap_checkpoint": clap.filename,

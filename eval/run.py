@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from eval.config import CLIP_SR, EvalConfig
+from eval.config import EvalConfig
 from s2acc.config import ConfigError, config_hash, save_config
 from s2acc.hub import file_sha256
+from s2acc.rates import SAMPLE_RATE
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
 
@@ -60,7 +61,7 @@ def scored_clips(folder: Path, ids: list[str], seconds: float) -> list[np.ndarra
     clips = []
     for i in ids:
         audio, sr = read_audio(folder / f"{i}.wav", duration=seconds)
-        if sr != CLIP_SR:
+        if sr != SAMPLE_RATE:
             raise ValueError(f"{folder / f'{i}.wav'}: {sr} Hz, the challenge scores 44.1 kHz clips")
         clips.append(audio)
     return clips
@@ -139,7 +140,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
     params = {"device": device} if m.fad_embedder == "clap-laion-music" else {}
     embedder = make_embedder(m.fad_embedder, **params)
     cache = EmbeddingCache(out / ".embeddings", embedder)
-    per_clip = [cache.embed(c, CLIP_SR) for c in clips]
+    per_clip = [cache.embed(c, SAMPLE_RATE) for c in clips]
     reference = reference_stats(cfg, embedder, out / ".embeddings", progress)
     generated = stats_from_embeddings(
         per_clip, embedder.name, embedder.checkpoint_sha256, {"folder": str(clips_dir)}
@@ -158,7 +159,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         from eval.embedders import ClapEmbedder
 
         clap = embedder if isinstance(embedder, ClapEmbedder) else ClapEmbedder(device=device)
-        score = clap_score(clap, clips, CLIP_SR, table["prompt"].tolist())
+        score = clap_score(clap, clips, SAMPLE_RATE, table["prompt"].tolist())
         table["clap_score"] = score.per_prompt
         metrics["clap_score"] = {"value": score.mean, "checkpoint_sha256": clap.checkpoint_sha256}
     else:
@@ -168,7 +169,7 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
 
         judge = load_judge(m.ccs_judge, device=device)
         verdicts = [
-            judge.judge(c, CLIP_SR, concepts_for(row))
+            judge.judge(c, SAMPLE_RATE, concepts_for(row))
             for c, row in zip(clips, table.to_dict("records"), strict=True)
         ]
         result = ccs(verdicts)

@@ -40,8 +40,9 @@ class EntrySpec:
 
 
 def parameter_audit(spec: EntrySpec) -> dict:
+    from s2acc.dit.export import load_dit
     from s2acc.dit.params import audit
-    from s2acc.dit.train import DiTTrainConfig, load_dit
+    from s2acc.dit.train import DiTTrainConfig
 
     model, meta = load_dit(spec.checkpoint)
     if spec.dit_config:

@@ -24,8 +24,8 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 import soundfile as sf
 
-SAMPLE_RATE = 44100
-SCORED_SECONDS = 10.0
+from s2acc.rates import SAMPLE_RATE, SCORED_SECONDS
+
 MANIFEST = "manifest.json"
 SILENCE_PEAK = 1e-4  # -80 dBFS
 CLIP_LEVEL = 0.999

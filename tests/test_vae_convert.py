@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from s2acc.vae import TINY_CONFIG, build_vae
-from s2acc.vae.convert import ConversionError, load_diffrhythm_vae, sat_to_diffusers
+from s2acc.vae.convert import ConversionError, sat_to_diffusers
+from s2acc.vae.oobleck import load_diffrhythm_vae
 
 
 def sat_state(cfg: dict, seed: int = 0) -> dict[str, torch.Tensor]:

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from s2acc.vae.oobleck import LATENT_RATE
+from s2acc.rates import LATENT_RATE
 
 
 class LatentStats:

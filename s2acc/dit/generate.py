@@ -17,9 +17,16 @@ import numpy as np
 import pandas as pd
 import torch
 
+from s2acc.audio import write_audio
+from s2acc.config import ConfigError
 from s2acc.dit.data import LatentStats
+from s2acc.dit.export import load_dit
 from s2acc.dit.flow import guided, sample
-from s2acc.vae.oobleck import LATENT_RATE, SAMPLE_RATE
+from s2acc.dit.model import LatentDiT
+from s2acc.dit.text import make_text_encoder
+from s2acc.hub import file_sha256
+from s2acc.rates import LATENT_RATE, SAMPLE_RATE
+from s2acc.vae import decode, open_vae
 
 PEAK = 0.99  # -0.09 dBFS
 
@@ -54,9 +61,6 @@ class Generator:
     """A DiT with its text encoder, VAE and latent statistics, ready to sample."""
 
     def __init__(self, model, meta: dict, text_encoder=None, vae=None, device: str = "cpu"):
-        from s2acc.dit.text import make_text_encoder
-        from s2acc.vae import open_vae
-
         self.model, self.meta, self.device = model.to(device).eval(), meta, device
         self.text = text_encoder or make_text_encoder(meta["text_encoder"], device)
         self.vae = (vae or open_vae(meta["vae"])).to(device).eval()
@@ -64,9 +68,6 @@ class Generator:
 
     @classmethod
     def from_export(cls, folder: str | Path, vae: str | None = None, device: str = "cpu") -> Generator:
-        from s2acc.dit.train import load_dit
-        from s2acc.vae import open_vae
-
         model, meta = load_dit(folder)
         return cls(model, meta, vae=open_vae(vae) if vae else None, device=device)
 
@@ -110,8 +111,6 @@ class Generator:
     @torch.no_grad()
     def audio(self, prompts: list[str], seconds: float, seeds: list[int], **sampling) -> torch.Tensor:
         """(batch, 2, samples) at 44.1 kHz, samples >= seconds * 44100."""
-        from s2acc.vae import decode
-
         return decode(self.vae, self.latents(prompts, seconds, seeds, **sampling)).float().cpu()
 
 
@@ -150,8 +149,6 @@ def generate_csv(
     """Write ``{id}.wav`` for every prompt (skipping those already there) and ``generations.csv``."""
     from tqdm import tqdm
 
-    from s2acc.audio import write_audio
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     table = prompts.copy()
@@ -181,16 +178,13 @@ def generate_csv(
 
 class DemoGenerations:
     """Every ``demo.every`` steps, on the main process: the config's demo prompts with the EMA weights,
-    written to ``demos/step-N/{k}.wav``."""
+    written to ``demos/step-N/{k}.wav``, encoded by the training run's own text encoder."""
 
-    def __init__(self, cfg):
-        self.cfg = cfg
+    def __init__(self, cfg, text_encoder):
+        self.cfg, self.text_encoder = cfg, text_encoder
         self.generator = None
 
     def __call__(self, trainer) -> None:
-        from s2acc.audio import write_audio
-        from s2acc.dit.model import LatentDiT
-
         step = trainer.progress.step
         if step % self.cfg.demo.every or not trainer.accelerator.is_main_process:
             return
@@ -199,7 +193,7 @@ class DemoGenerations:
         meta = trainer.export_config
         if self.generator is None:
             self.generator = Generator(
-                model, meta, text_encoder=trainer.text_encoder, device=str(trainer.accelerator.device)
+                model, meta, text_encoder=self.text_encoder, device=str(trainer.accelerator.device)
             )
         else:
             self.generator.model = model.to(self.generator.device).eval()
@@ -226,12 +220,8 @@ def cached_generation(
     """``root/clips-<key>`` holding ``{id}.wav`` for every prompt, generated only where missing. The key
     hashes the checkpoint's weights, the VAE, the seed, the length and the solver settings, so other
     weights or settings never reuse clips."""
-    from s2acc.hub import file_sha256
-
     weights = Path(checkpoint) / "model.safetensors"
     if not weights.exists():
-        from s2acc.config import ConfigError
-
         raise ConfigError(f"checkpoint {checkpoint or '(empty)'}: no model.safetensors (a DiT export folder)")
     seconds = sampling.seconds if seconds is None else seconds
     settings = {**sampling.solver(), "seconds": seconds, "seed": seed, "vae": vae}

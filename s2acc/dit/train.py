@@ -16,13 +16,15 @@ from pathlib import Path
 
 import torch
 
+from s2acc.config import save_config
 from s2acc.dit.data import LatentDataset, collate
+from s2acc.dit.export import load_dit
 from s2acc.dit.flow import flow_matching_loss, logit_normal
-from s2acc.dit.generate import SamplingSection
+from s2acc.dit.generate import DemoGenerations, SamplingSection
 from s2acc.dit.model import DiTConfig, LatentDiT
-from s2acc.dit.text import TEXT_DIMS
+from s2acc.dit.text import TEXT_DIMS, TextEncoder, make_text_encoder
+from s2acc.rates import LATENT_RATE
 from s2acc.train import TrainConfig, Trainer
-from s2acc.vae.oobleck import LATENT_RATE
 
 
 @dataclass
@@ -81,27 +83,6 @@ class DiTTrainConfig:
             )
 
 
-def load_dit(folder: str | Path) -> tuple[LatentDiT, dict]:
-    """A DiT export (model.safetensors + config.json), loaded strictly, and its config."""
-    import json
-
-    from safetensors.torch import load_file
-
-    folder = Path(folder)
-    meta_path = folder / "config.json"
-    if not meta_path.exists() or not (folder / "model.safetensors").exists():
-        raise FileNotFoundError(f"{folder}: not a DiT export (model.safetensors + config.json expected)")
-    meta = json.loads(meta_path.read_text())
-    if "dit" not in meta:
-        raise ValueError(f"{meta_path}: has no 'dit' section; is this a DiT export?")
-    model = LatentDiT(DiTConfig(**meta["dit"]))
-    try:
-        model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
-    except RuntimeError as err:
-        raise ValueError(f"{folder}: weights do not match the config: {err}") from None
-    return model.eval(), meta
-
-
 def example_draws(seeds: torch.Tensor, lengths: torch.Tensor, shape: tuple[int, int], flow: FlowSection):
     """Noise (batch, dim, frames), timestep (batch,) and text dropout (batch,) from per-example seeds;
     the noise covers each example's own frames (zero on padding), so padding never shifts it."""
@@ -142,9 +123,13 @@ def make_loss(encoder, cfg: DiTTrainConfig):
     return loss_fn
 
 
-def build_trainer(cfg: DiTTrainConfig, progress_bar: bool = True, callbacks=None) -> Trainer:
-    from s2acc.dit.text import make_text_encoder
-
+def build_trainer(
+    cfg: DiTTrainConfig,
+    progress_bar: bool = True,
+    callbacks=None,
+    text_encoder: TextEncoder | None = None,
+) -> Trainer:
+    """The shared trainer set up for this config; the text encoder is built unless one is given."""
     torch.manual_seed(cfg.train.seed)
     model = LatentDiT(cfg.model)
     if cfg.stage.stage == "sft":
@@ -161,9 +146,8 @@ def build_trainer(cfg: DiTTrainConfig, progress_bar: bool = True, callbacks=None
         max_frames=max(1, round(cfg.data.max_seconds * LATENT_RATE)),
         seed=cfg.train.seed,
     )
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    encoder = make_text_encoder(cfg.text_encoder, device)
-    export = {
+    encoder = text_encoder or make_text_encoder(cfg.text_encoder, _device())
+    export = {  # the release format: s2acc/dit/export.py
         "dit": asdict(cfg.model),
         "text_encoder": cfg.text_encoder,
         "vae": cfg.vae,
@@ -171,7 +155,7 @@ def build_trainer(cfg: DiTTrainConfig, progress_bar: bool = True, callbacks=None
         "sampling": asdict(cfg.sampling),
         "stage": cfg.stage.stage,
     }
-    trainer = Trainer(
+    return Trainer(
         cfg.train,
         model,
         make_loss(encoder, cfg),
@@ -182,19 +166,17 @@ def build_trainer(cfg: DiTTrainConfig, progress_bar: bool = True, callbacks=None
         progress_bar=progress_bar,
         callbacks=callbacks,
     )
-    trainer.text_encoder = encoder
-    return trainer
+
+
+def _device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def train_dit(cfg: DiTTrainConfig, progress_bar: bool = True, stop_at: int | None = None) -> Path:
-    from s2acc.config import save_config
-
-    callbacks = []
-    if cfg.demo.every:
-        from s2acc.dit.generate import DemoGenerations
-
-        callbacks.append(DemoGenerations(cfg))
-    trainer = build_trainer(cfg, progress_bar, callbacks)
+    """Train (resuming when ``cfg.out`` holds a checkpoint) and export; returns the export folder."""
+    encoder = make_text_encoder(cfg.text_encoder, _device())
+    callbacks = [DemoGenerations(cfg, encoder)] if cfg.demo.every else []
+    trainer = build_trainer(cfg, progress_bar, callbacks, encoder)
     if trainer.accelerator.is_main_process:
         save_config(cfg, cfg.out)
     trainer.train(stop_at=stop_at)

@@ -3,9 +3,8 @@
 Pretrained path (madmom's shipped models): the joint beat/downbeat BLSTM ensemble of Böck et al.
 (ISMIR 2016) gives beat and downbeat activations at 100 fps; madmom's dynamic Bayesian network beat
 tracker decodes the beats; meter (3 or 4 beats per bar) and bar phase are chosen where the network's
-downbeat activation is highest. madmom's own joint bar DBN models every (meter, phase, tempo) state
-and costs 0.5 s per 30 s of audio on one core, five times the beat DBN, for the same beats;
-``downbeat_dbn=True`` selects it.
+downbeat activation is highest. madmom's own joint bar DBN models every (meter, phase, tempo) state,
+several times the beat DBN's work for the same beats; ``downbeat_dbn=True`` selects it.
 
 Fallback (librosa): onset-strength beat tracking, and the bar phase where chroma changes and
 low-frequency onsets concentrate (harmony and kick/bass tend to move on the downbeat).
@@ -21,7 +20,6 @@ import numpy as np
 
 from s2acc.leadsheet._madmom import import_madmom, model_files
 
-SR = 44100  # madmom's networks were trained on 44.1 kHz input
 FPS = 100
 METERS = (3, 4)
 
@@ -194,11 +192,3 @@ def track_librosa(y: np.ndarray, sr: int, chroma: np.ndarray | None = None) -> B
 def _zscore(v: np.ndarray) -> np.ndarray:
     s = v.std()
     return (v - v.mean()) / s if s > 0 else np.zeros_like(v)
-
-
-def resample_to_sr(x: np.ndarray, sr: int) -> np.ndarray:
-    if sr == SR:
-        return x
-    from s2acc.audio import resample
-
-    return resample(x[None], sr, SR)[0]

@@ -1,8 +1,8 @@
 """Faster inference for madmom's shipped networks, with their exact weights and maths.
 
 madmom evaluates its recurrent networks one network, one direction and one frame at a time in Python,
-and its convolutions channel by channel; on a 30 s track its downbeat ensemble (8 bidirectional LSTMs)
-takes about 2 s and its key CNN about 1.4 s. The same networks are evaluated here with
+and its convolutions channel by channel, which makes its downbeat ensemble (8 bidirectional LSTMs)
+and key CNN the slowest part of a lead sheet. The same networks are evaluated here with
 
 - :class:`BLSTMEnsemble`: the input projections of all frames in one matrix product per layer, and
   the recurrence of every network and direction in one compiled loop (numba);

@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from s2acc.leadsheet._madmom import import_madmom
 
-SR = 44100
+SR = 44100  # madmom's networks were trained on 44.1 kHz input
 
 
 def frame_signal(x: np.ndarray, frame_size: int, fps: float, sr: int = SR) -> np.ndarray:

@@ -127,7 +127,7 @@ def lr_lambda(cfg: TrainConfig) -> Callable[[int], float]:
 
 def adamw(params, cfg: TrainConfig) -> torch.optim.AdamW:
     """AdamW, fused where torch has a fused kernel for the parameters' device: on a CPU the default
-    per-tensor loop spends a third of a 400M-parameter step in the update alone."""
+    per-tensor loop makes the update a large share of a big model's step."""
     params = list(params)
     kwargs = dict(lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     try:
@@ -273,67 +273,86 @@ class Trainer:
         end = min(cfg.max_steps, stop_at or cfg.max_steps)
         self.resume()
         bar = tqdm(total=cfg.max_steps, initial=p.step, desc="train", disable=not self.show_progress)
-        bad_window = False
+        batches = self._batches()
+        bad = False  # a micro-batch of this optimiser step had a non-finite loss on some process
         while p.step < end:
+            with acc.accumulate(self.model):
+                loss, logs = self.loss_fn(self.model, next(batches))
+                bad |= not self._backward(loss)
+                if not acc.sync_gradients:
+                    continue
+            if bad:
+                self._skip_step()
+            else:
+                self._optimiser_step()
+            self._advance_schedule()
+            p.step += 1
+            bar.update(1)
+            if not bad and (p.step % cfg.log_every == 0 or p.step == end):
+                self._log({"step": p.step, "loss": self._mean_over_processes(loss), "lr": self.lr, **logs})
+            bad = False
+            for callback in self.callbacks:
+                callback(self)
+            if p.step % cfg.save_every == 0 or p.step == end:
+                self.save()
+        bar.close()
+        if cfg.tracker != "none":
+            acc.end_training()
+        return p
+
+    def _batches(self) -> Iterator[Any]:
+        """Batches epoch after epoch from where the progress stands: a resumed run skips the batches of
+        its epoch that the checkpoint had already consumed."""
+        p = self.progress
+        while True:
             self.loader.set_epoch(p.epoch)
             if hasattr(self.dataset, "set_epoch"):  # per-epoch random crops (see the module docstring)
                 self.dataset.set_epoch(p.epoch)
-            loader = acc.skip_first_batches(self.loader, p.micro) if p.micro else self.loader
+            loader = self.accelerator.skip_first_batches(self.loader, p.micro) if p.micro else self.loader
             for batch in loader:
                 p.micro += 1
-                with acc.accumulate(self.model):
-                    loss, logs = self.loss_fn(self.model, batch)
-                    if self._all_finite(loss):
-                        acc.backward(loss)
-                    else:
-                        bad_window = True
-                    if acc.sync_gradients:
-                        if bad_window:
-                            self.optimizer.zero_grad(set_to_none=True)
-                            p.skipped += 1
-                            p.bad_in_row += 1
-                            self._log({"step": p.step + 1, "skipped": "non-finite loss"})
-                            if p.bad_in_row >= cfg.max_bad_steps:
-                                raise NonFiniteLossError(
-                                    f"{p.bad_in_row} optimiser steps in a row had a non-finite loss "
-                                    f"(last at step {p.step}); lower the learning rate or check the data"
-                                )
-                        else:
-                            if cfg.grad_clip:
-                                acc.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
-                            self.optimizer.step()
-                            self.optimizer.zero_grad(set_to_none=True)
-                            self.ema.update(acc.unwrap_model(self.model))
-                            p.bad_in_row = 0
-                        with warnings.catch_warnings():
-                            # A skipped step still advances the schedule (it follows the data position);
-                            # torch warns when the first optimiser step is the one skipped.
-                            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-                            self.scheduler.step()
-                        bad_step, bad_window = bad_window, False
-                        p.step += 1
-                        bar.update(1)
-                        if (p.step % cfg.log_every == 0 or p.step == end) and not bad_step:
-                            self._log(
-                                {
-                                    "step": p.step,
-                                    "loss": float(
-                                        acc.reduce(loss.detach().float(), "mean")
-                                    ),  # over processes
-                                    "lr": self.scheduler.get_last_lr()[0],
-                                    **logs,
-                                }
-                            )
-                        for callback in self.callbacks:
-                            callback(self)
-                        if p.step % cfg.save_every == 0 or p.step == end:
-                            self.save()
-                        if p.step >= end:
-                            break
-            else:
-                p.epoch += 1
-                p.micro = 0
-        bar.close()
-        if cfg.tracker != "none":
-            self.accelerator.end_training()
-        return p
+                yield batch
+            p.epoch += 1
+            p.micro = 0
+
+    def _backward(self, loss: torch.Tensor) -> bool:
+        """Backpropagate a loss that is finite on every process; report whether it was."""
+        finite = self._all_finite(loss)
+        if finite:
+            self.accelerator.backward(loss)
+        return finite
+
+    def _optimiser_step(self) -> None:
+        if self.cfg.grad_clip:
+            self.accelerator.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.ema.update(self.unwrapped)
+        self.progress.bad_in_row = 0
+
+    def _skip_step(self) -> None:
+        """Drop the step's gradients; ``max_bad_steps`` skipped in a row stop the run."""
+        p = self.progress
+        self.optimizer.zero_grad(set_to_none=True)
+        p.skipped += 1
+        p.bad_in_row += 1
+        self._log({"step": p.step + 1, "skipped": "non-finite loss"})
+        if p.bad_in_row >= self.cfg.max_bad_steps:
+            raise NonFiniteLossError(
+                f"{p.bad_in_row} optimiser steps in a row had a non-finite loss "
+                f"(last at step {p.step}); lower the learning rate or check the data"
+            )
+
+    def _advance_schedule(self) -> None:
+        with warnings.catch_warnings():
+            # A skipped step still advances the schedule (it follows the data position); torch warns
+            # when the first optimiser step is the one skipped.
+            warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
+            self.scheduler.step()
+
+    @property
+    def lr(self) -> float:
+        return self.scheduler.get_last_lr()[0]
+
+    def _mean_over_processes(self, loss: torch.Tensor) -> float:
+        return float(self.accelerator.reduce(loss.detach().float(), "mean"))

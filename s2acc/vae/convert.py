@@ -100,19 +100,14 @@ def sat_to_diffusers(state: dict[str, torch.Tensor], n_blocks: int = 5) -> dict[
     return out
 
 
-def load_diffrhythm_vae(path: str | Path, config: dict | str = "full"):
-    """DiffRhythm's ``vae_model.pt`` (a TorchScript export) as a diffusers VAE, loaded strictly.
+def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """The state dict of a TorchScript export (DiffRhythm's ``vae_model.pt``) or of a plain checkpoint.
 
-    TorchScript files run code they carry when loaded; the weights registry pins this one by sha256.
+    TorchScript files run code they carry when loaded; the weights registry pins such files by sha256.
     """
-    from s2acc.vae.oobleck import build_vae
-
     path = Path(path)
     try:
-        state = torch.jit.load(str(path), map_location="cpu").state_dict()
+        return dict(torch.jit.load(str(path), map_location="cpu").state_dict())
     except RuntimeError:  # a plain checkpoint rather than an export
         loaded = torch.load(path, map_location="cpu", weights_only=True)
-        state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else loaded
-    vae = build_vae(config, seed=None)
-    vae.load_state_dict(sat_to_diffusers(dict(state)), strict=True)
-    return vae.eval()
+        return dict(loaded.get("state_dict", loaded) if isinstance(loaded, dict) else loaded)

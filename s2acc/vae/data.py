@@ -1,7 +1,7 @@
 """Training and held-out clips for the VAE: short crops of graded segments with lead-sheet targets.
 
-A crop starts on a latent frame of its track (a multiple of the 2048-sample hop), so the lead-sheet
-arrays, which sit on the same grid, give its targets by slicing. Where a crop falls is a function of
+A crop starts on a latent frame of its track (a multiple of the VAE's hop), so the lead-sheet arrays,
+which must sit on the same grid, give its targets by slicing. Where a crop falls is a function of
 (seed, epoch, index) only, never of the global random state, which is what makes a resumed run see
 the same crops as an uninterrupted one.
 
@@ -24,8 +24,8 @@ from torch.utils.data import Dataset
 
 from s2acc.audio import read_audio, to_stereo
 from s2acc.leadsheet import LeadSheet
+from s2acc.rates import HOP, SAMPLE_RATE
 from s2acc.vae.distill import leadsheet_targets
-from s2acc.vae.oobleck import HOP, SAMPLE_RATE
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,14 @@ def clips_from_dataset(
 
 
 @functools.lru_cache(maxsize=256)
-def _sheet(path: str) -> LeadSheet:
-    return LeadSheet.load(path)
+def _sheet(path: str, frame_rate: float) -> LeadSheet:
+    sheet = LeadSheet.load(path)
+    if not math.isclose(sheet.frame_rate, frame_rate, rel_tol=1e-6):
+        raise ValueError(
+            f"{path}: lead sheet at {sheet.frame_rate:.4f} frames/s, but the VAE makes {frame_rate:.4f} "
+            "latent frames/s; rerun the leadsheet stage with leadsheet.frame_rate set to the VAE's rate"
+        )
+    return sheet
 
 
 class CropDataset(Dataset):
@@ -83,11 +89,18 @@ class CropDataset(Dataset):
     the crop are zero-padded, and the padded frames are masked out of the distillation loss.
     """
 
-    def __init__(self, clips: list[Clip], crop_seconds: float = 3.0, seed: int = 0, random: bool = True):
+    def __init__(
+        self,
+        clips: list[Clip],
+        crop_seconds: float = 3.0,
+        seed: int = 0,
+        random: bool = True,
+        hop: int = HOP,
+    ):
         if not clips:
             raise ValueError("no clips to crop: the dataset split is empty")
-        self.clips, self.seed, self.random, self.epoch = clips, seed, random, 0
-        self.frames = max(1, round(crop_seconds * SAMPLE_RATE / HOP))
+        self.clips, self.seed, self.random, self.epoch, self.hop = clips, seed, random, 0, hop
+        self.frames = max(1, round(crop_seconds * SAMPLE_RATE / hop))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -97,29 +110,29 @@ class CropDataset(Dataset):
 
     def _start_frame(self, index: int) -> int:
         clip = self.clips[index]
-        first = math.ceil(clip.start * SAMPLE_RATE / HOP)
-        last = max(first, math.floor(clip.end * SAMPLE_RATE / HOP) - self.frames)
+        first = math.ceil(clip.start * SAMPLE_RATE / self.hop)
+        last = max(first, math.floor(clip.end * SAMPLE_RATE / self.hop) - self.frames)
         if not self.random:
             return (first + last) // 2
         rng = np.random.default_rng([self.seed, self.epoch, index])
         return int(rng.integers(first, last + 1))
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        clip = self.clips[index]
+        clip, hop = self.clips[index], self.hop
         frame = self._start_frame(index)
-        samples = self.frames * HOP
+        samples = self.frames * hop
         audio, _ = read_audio(
-            clip.path, sr=SAMPLE_RATE, offset=frame * HOP / SAMPLE_RATE, duration=samples / SAMPLE_RATE
+            clip.path, sr=SAMPLE_RATE, offset=frame * hop / SAMPLE_RATE, duration=samples / SAMPLE_RATE
         )
         audio = to_stereo(audio)[:, :samples]
         valid = min(
             self.frames,
-            math.ceil(audio.shape[1] / HOP),
-            max(0, math.ceil((clip.end * SAMPLE_RATE - frame * HOP) / HOP)),
+            math.ceil(audio.shape[1] / hop),
+            max(0, math.ceil((clip.end * SAMPLE_RATE - frame * hop) / hop)),
         )
         out = np.zeros((2, samples), np.float32)
         out[:, : audio.shape[1]] = audio
         item = {"audio": torch.from_numpy(out), "mask": torch.arange(self.frames) < valid}
         if clip.leadsheet:
-            item.update(leadsheet_targets(_sheet(clip.leadsheet), frame, self.frames))
+            item.update(leadsheet_targets(_sheet(clip.leadsheet, SAMPLE_RATE / hop), frame, self.frames))
         return item

@@ -14,6 +14,8 @@ import math
 import torch
 from torch.nn import functional as F
 
+from s2acc.rates import SAMPLE_RATE
+
 FFT_SIZES = (2048, 1024, 512, 256, 128, 64, 32)
 
 
@@ -89,7 +91,9 @@ def _mel_basis(sr: int, n_fft: int, n_mels: int) -> torch.Tensor:
     return torch.from_numpy(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels)).float()
 
 
-def mel_l1(pred: torch.Tensor, target: torch.Tensor, sr: int = 44100, n_fft: int = 2048, n_mels: int = 80):
+def mel_l1(
+    pred: torch.Tensor, target: torch.Tensor, sr: int = SAMPLE_RATE, n_fft: int = 2048, n_mels: int = 80
+):
     """L1 distance of log10 mel spectrograms (the usual vocoder / codec metric), averaged."""
     basis = _mel_basis(sr, n_fft, n_mels).to(pred.device)
     p = torch.log10(basis @ _magnitude(pred.flatten(0, 1).float(), n_fft) + 1e-5)

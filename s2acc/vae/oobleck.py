@@ -19,9 +19,24 @@ from typing import Any
 
 import torch
 
-HOP = 2048
-SAMPLE_RATE = 44100
-LATENT_RATE = SAMPLE_RATE / HOP
+from s2acc.rates import HOP, LATENT_RATE, SAMPLE_RATE
+from s2acc.vae.convert import read_checkpoint, sat_to_diffusers
+
+__all__ = [
+    "DEFAULT_CHUNK_FRAMES",
+    "DEFAULT_OVERLAP_FRAMES",
+    "FULL_CONFIG",
+    "HOP",
+    "LATENT_RATE",
+    "SAMPLE_RATE",
+    "TINY_CONFIG",
+    "build_vae",
+    "decode",
+    "encode",
+    "load_diffrhythm_vae",
+    "load_vae",
+    "open_vae",
+]
 DEFAULT_CHUNK_FRAMES = 256  # about 12 s per chunk
 DEFAULT_OVERLAP_FRAMES = 16  # > the receptive field of either half, in latent frames
 
@@ -114,10 +129,16 @@ def open_vae(spec: str, seed: int = 0):
 
     path = resolve(spec)
     if spec == "diffrhythm-vae":
-        from s2acc.vae.convert import load_diffrhythm_vae
-
-        return load_diffrhythm_vae(path).eval()
+        return load_diffrhythm_vae(path)
     return load_vae(path)
+
+
+def load_diffrhythm_vae(path: str | Path, config: dict | str = "full"):
+    """A stable-audio-tools Oobleck checkpoint (DiffRhythm's ``vae_model.pt``) as a diffusers VAE,
+    converted and loaded strictly."""
+    vae = build_vae(config, seed=None)
+    vae.load_state_dict(sat_to_diffusers(read_checkpoint(path)), strict=True)
+    return vae.eval()
 
 
 def _chunks(total: int, chunk: int, overlap: int) -> list[tuple[int, int, int, int]]:
@@ -147,13 +168,14 @@ def encode(
 ) -> torch.Tensor:
     """Latents (batch, dim, frames) of audio (batch, channels, samples); the mean unless ``sample``.
 
-    The audio is zero-padded to a whole number of frames (``ceil(samples / 2048)``). ``chunk_frames``
-    None codes the clip in one pass.
+    The audio is zero-padded to a whole number of frames (``ceil(samples / vae.hop_length)``).
+    ``chunk_frames`` None codes the clip in one pass.
     """
     if audio.ndim != 3:
         raise ValueError(f"expected (batch, channels, samples) audio, got shape {tuple(audio.shape)}")
-    frames = -(-audio.shape[-1] // HOP)
-    audio = torch.nn.functional.pad(audio, (0, frames * HOP - audio.shape[-1]))
+    hop = vae.hop_length
+    frames = -(-audio.shape[-1] // hop)
+    audio = torch.nn.functional.pad(audio, (0, frames * hop - audio.shape[-1]))
 
     def code(x: torch.Tensor) -> torch.Tensor:
         dist = vae.encode(x).latent_dist
@@ -164,7 +186,7 @@ def encode(
     _check(chunk_frames, overlap_frames)
     parts = []
     for lo, hi, keep_from, keep_to in _chunks(frames, chunk_frames, overlap_frames):
-        z = code(audio[..., lo * HOP : hi * HOP])
+        z = code(audio[..., lo * hop : hi * hop])
         parts.append(z[..., keep_from - lo : keep_to - lo])
     return torch.cat(parts, dim=-1)
 
@@ -176,7 +198,7 @@ def decode(
     chunk_frames: int | None = DEFAULT_CHUNK_FRAMES,
     overlap_frames: int = DEFAULT_OVERLAP_FRAMES,
 ) -> torch.Tensor:
-    """Audio (batch, channels, frames * 2048) from latents (batch, dim, frames)."""
+    """Audio (batch, channels, frames * vae.hop_length) from latents (batch, dim, frames)."""
     if latents.ndim != 3:
         raise ValueError(f"expected (batch, dim, frames) latents, got shape {tuple(latents.shape)}")
     frames = latents.shape[-1]
@@ -186,5 +208,5 @@ def decode(
     parts = []
     for lo, hi, keep_from, keep_to in _chunks(frames, chunk_frames, overlap_frames):
         y = vae.decode(latents[..., lo:hi]).sample
-        parts.append(y[..., (keep_from - lo) * HOP : (keep_to - lo) * HOP])
+        parts.append(y[..., (keep_from - lo) * vae.hop_length : (keep_to - lo) * vae.hop_length])
     return torch.cat(parts, dim=-1)

@@ -13,19 +13,21 @@ Export keeps the VAE alone, in diffusers layout, so ``load_vae`` reads it strict
 from __future__ import annotations
 
 import contextlib
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from s2acc.audio import write_audio
+from s2acc.config import save_config
+from s2acc.rates import SAMPLE_RATE
 from s2acc.train import TrainConfig, Trainer
 from s2acc.vae.data import CropDataset, clips_from_dataset
 from s2acc.vae.discriminator import MultiScaleSTFTDiscriminator, discriminator_loss, generator_losses
 from s2acc.vae.distill import LeadSheetHead, LeadSheetProjector, alignment_loss, prediction_loss
 from s2acc.vae.losses import mrstft_loss
-from s2acc.vae.oobleck import open_vae
+from s2acc.vae.oobleck import decode, encode, open_vae
 
 VAE_PREFIX = "vae."
 
@@ -172,9 +174,6 @@ class DemoReconstructions:
         step = trainer.progress.step
         if not self.items or step % self.every or not trainer.accelerator.is_main_process:
             return
-        from s2acc.audio import write_audio
-        from s2acc.vae.oobleck import SAMPLE_RATE, decode, encode
-
         live = trainer.unwrapped.vae
         vae = type(live).from_config(live.config).eval()  # (weight-normed modules cannot be deep-copied)
         vae.load_state_dict(vae_state(trainer.ema.shadow))  # the weights an export would hold
@@ -202,7 +201,9 @@ def spectrogram_png(pairs: list, path: Path) -> None:
     fig, axes = plt.subplots(len(pairs), 2, figsize=(10, 2.6 * len(pairs)), squeeze=False)
     for row, (name, original, recon) in enumerate(pairs):
         for col, (title, signal) in enumerate((("original", original), ("reconstruction", recon))):
-            mel = librosa.feature.melspectrogram(y=signal, sr=44100, n_fft=2048, hop_length=512, n_mels=96)
+            mel = librosa.feature.melspectrogram(
+                y=signal, sr=SAMPLE_RATE, n_fft=2048, hop_length=512, n_mels=96
+            )
             axes[row, col].imshow(
                 librosa.power_to_db(mel + 1e-10, ref=1.0, top_db=80), origin="lower", aspect="auto"
             )
@@ -222,21 +223,23 @@ def build_trainer(cfg: VAETrainConfig, progress_bar: bool = True) -> Trainer:
         clips_from_dataset(cfg.data.dataset, "train", cfg.data.selected_only),
         cfg.data.crop_seconds,
         cfg.train.seed,
+        hop=vae.hop_length,
     )
     demos = []
     if cfg.demo.every:
         held_out = clips_from_dataset(cfg.data.dataset, "val") or train_set.clips
         demos.append(
             DemoReconstructions(
-                CropDataset(held_out, cfg.data.crop_seconds, random=False),
+                CropDataset(held_out, cfg.data.crop_seconds, random=False, hop=vae.hop_length),
                 cfg.demo.every,
                 cfg.demo.clips,
                 out,
             )
         )
-    config = {
+    config = {  # diffusers' layout, plus how the latents were distilled
         "_class_name": "AutoencoderOobleck",
         **{k: v for k, v in vae.config.items() if not k.startswith("_")},
+        "distillation": asdict(cfg.loss),
     }
     return Trainer(
         cfg.train,
@@ -254,14 +257,8 @@ def build_trainer(cfg: VAETrainConfig, progress_bar: bool = True) -> Trainer:
 
 def train_vae(cfg: VAETrainConfig, progress_bar: bool = True, stop_at: int | None = None) -> Path:
     """Train (resuming when ``cfg.out`` holds a checkpoint) and export; returns the export folder."""
-    from s2acc.config import save_config
-
     trainer = build_trainer(cfg, progress_bar)
     if trainer.accelerator.is_main_process:
         save_config(cfg, cfg.out)
     trainer.train(stop_at=stop_at)
-    folder = trainer.export()
-    if trainer.accelerator.is_main_process:
-        meta = json.loads((folder / "config.json").read_text())
-        (folder / "config.json").write_text(json.dumps({**meta, "distillation": asdict(cfg.loss)}, indent=1))
-    return folder
+    return trainer.export()

@@ -1,0 +1,33 @@
+"""The DiT's release format: ``model.safetensors`` (the EMA weights of the DiT alone) beside a
+``config.json`` that holds all a generator needs.
+
+``config.json`` keys: ``dit`` (the :class:`DiTConfig` fields), ``text_encoder``, ``vae``,
+``latent_stats`` (the mean and std the latents were normalised with), ``sampling`` (the default
+solver settings), ``stage`` (pretrain or sft), and the trainer's ``train_step`` and ``ema_decay``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+from s2acc.dit.model import DiTConfig, LatentDiT
+
+
+def load_dit(folder: str | Path) -> tuple[LatentDiT, dict]:
+    """A DiT export, loaded strictly, and its config."""
+    folder = Path(folder)
+    meta_path = folder / "config.json"
+    if not meta_path.exists() or not (folder / "model.safetensors").exists():
+        raise FileNotFoundError(f"{folder}: not a DiT export (model.safetensors + config.json expected)")
+    meta = json.loads(meta_path.read_text())
+    if "dit" not in meta:
+        raise ValueError(f"{meta_path}: has no 'dit' section; is this a DiT export?")
+    model = LatentDiT(DiTConfig(**meta["dit"]))
+    try:
+        model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{folder}: weights do not match the config: {err}") from None
+    return model.eval(), meta
