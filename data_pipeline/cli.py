@@ -6,21 +6,20 @@ import argparse
 from pathlib import Path
 
 from data_pipeline.config import STAGES, DataConfig
-from s2acc.config import ConfigError, config_hash, load_config
+from s2acc import commandline
+from s2acc.config import config_hash
 
 
 def _run(args: argparse.Namespace) -> int:
+    """run the pipeline stages"""  # its description lists STAGES, so register writes it
     from data_pipeline.pipeline import run_pipeline
 
-    overrides = list(args.overrides)
-    if args.out:
-        overrides.append(f"out={args.out}")
-    cfg = load_config(DataConfig, args.config, overrides)
+    cfg = commandline.config_from_args(DataConfig, args)
     stages = [s.strip() for s in args.stages.split(",")] if args.stages else None
     if stages:
         bad = [s for s in stages if s not in STAGES]
         if bad:
-            raise ConfigError(f"--stages: unknown {bad}; the stages are {','.join(STAGES)}")
+            raise commandline.CommandError(f"--stages: unknown {bad}; the stages are {','.join(STAGES)}")
     out = run_pipeline(cfg, stages, progress=not args.quiet, retry_failed=args.retry_failed)
     import os
 
@@ -37,6 +36,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    """write report.md with plots for a dataset folder
+
+    Summarise a dataset folder: segment durations, structure labels, caption lengths, grade
+    distributions, the selection cut and failures by stage and reason.
+    """
     from data_pipeline.report import write_report
 
     path = write_report(args.dataset)
@@ -45,34 +49,24 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "data",
-        help="regenerate the graded, segment-captioned dataset",
-        description="Separate, segment, extract lead sheets, caption, grade and select a corpus of audio. "
-        "Runs as one process or under `accelerate launch --num_processes N`; rerunning resumes.",
-    )
-    dsub = p.add_subparsers(dest="data_command", required=True, metavar="COMMAND")
-    r = dsub.add_parser(
+    """regenerate the graded, segment-captioned dataset
+
+    Separate, segment, extract lead sheets, caption, grade and select a corpus of audio. Runs as one
+    process or under `accelerate launch --num_processes N`; rerunning resumes.
+    """
+    dsub = commandline.add_group(sub, "data", register.__doc__)
+    r = commandline.add_command(
+        dsub,
         "run",
-        help="run the pipeline stages",
+        _run,
         description=f"Run the dataset stages ({', '.join(STAGES)}) in order. Every stage skips items "
         "already done under the same config, so a killed run resumes where it stopped; bad items go to "
         "failures.parquet with their stage and reason.",
     )
-    r.add_argument("--config", type=Path, required=True, help="data config YAML (configs/data/*.yaml)")
+    commandline.add_config(r, "data config YAML (configs/data/*.yaml)", out="output folder")
     r.add_argument("--stages", help=f"comma-separated subset of {','.join(STAGES)} (default: the config's)")
-    r.add_argument("--out", help="output folder (overrides the config's `out`)")
     r.add_argument("--retry-failed", action="store_true", help="process again items that failed before")
-    r.add_argument("--quiet", action="store_true", help="no progress bars")
-    r.add_argument(
-        "overrides", nargs="*", metavar="key=value", help="config overrides, e.g. select.fraction=0.1"
-    )
-    r.set_defaults(func=_run)
-    rep = dsub.add_parser(
-        "report",
-        help="write report.md with plots for a dataset folder",
-        description="Summarise a dataset folder: segment durations, structure labels, caption "
-        "lengths, grade distributions, the selection cut and failures by stage and reason.",
-    )
+    commandline.add_quiet(r, "no progress bars")
+    commandline.add_overrides(r, "config overrides, e.g. select.fraction=0.1")
+    rep = commandline.add_command(dsub, "report", _report)
     rep.add_argument("dataset", type=Path, help="the dataset folder (the run's `out`)")
-    rep.set_defaults(func=_report)

@@ -10,19 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from s2acc.audio import AUDIO_SUFFIXES
 from s2acc.config import ConfigError
 from s2acc.rates import LATENT_RATE, SAMPLE_RATE
 
 STAGES = ("ingest", "separate", "leadsheet", "segment", "caption", "grade", "select", "encode")
 # encode needs a trained VAE, so it runs only when asked for (--stages encode, or the config's stages).
 DEFAULT_STAGES = STAGES[:-1]
-AUDIO_EXTENSIONS = [".mp3", ".ogg", ".wav", ".flac"]
 
 
 @dataclass
 class InputConfig:
     root: str = "data/synth"  # audio folder: the MTG-Jamendo layout or any tree of audio files
-    extensions: list[str] = field(default_factory=lambda: list(AUDIO_EXTENSIONS))
+    extensions: list[str] = field(default_factory=lambda: list(AUDIO_SUFFIXES))
     reference_captions: str = ""  # optional: the official reference captions JSON
     tags_tsv: str = ""  # optional: an MTG-Jamendo TSV (TRACK_ID ... TAGS) giving each track's tags
     tags_table: str = ""  # optional: parquet/CSV with track_id and genre/instrument/mood list columns

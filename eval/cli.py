@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
-SCORED_SECONDS = 10.0
+from s2acc import commandline
+from s2acc.audio import AUDIO_SUFFIXES
+from s2acc.rates import SCORED_SECONDS
 
 
 def _prompts(args: argparse.Namespace) -> int:
+    """write ATTM-style benchmark prompts
+
+    Caption-like prompts from (genre, instrument, mood) triplets of the MTG-Jamendo vocabulary, drawn by
+    tag frequency; the triplet is kept as columns.
+    """
     from eval.prompts import benchmark_prompts, write_prompts_csv
 
     path = write_prompts_csv(benchmark_prompts(args.n, args.seed), args.out)
@@ -23,12 +29,12 @@ def folder_stats(folder: Path, embedder_name: str, seconds: float | None, device
     from eval.fad import stats_from_embeddings
 
     if not folder.is_dir():
-        raise SystemExit(f"error: {folder} is not a folder")
+        raise commandline.CommandError(f"{folder} is not a folder")
     params = {"device": device} if embedder_name == "clap-laion-music" else {}
     embedder = make_embedder(embedder_name, **params)
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
-        raise SystemExit(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
+        raise commandline.CommandError(f"{folder}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
     embeddings = embed_files(files, embedder, folder / ".embeddings", seconds)
     return stats_from_embeddings(
         embeddings, embedder.name, embedder.checkpoint_sha256, {"folder": str(folder), "files": len(files)}
@@ -36,6 +42,12 @@ def folder_stats(folder: Path, embedder_name: str, seconds: float | None, device
 
 
 def _fad(args: argparse.Namespace) -> int:
+    """FAD between a folder of generated clips and a reference
+
+    Embeds the first 10 s of each generated file and every window of each reference file (10 s windows,
+    1 s hop, as fadtk), fits Gaussians and prints the Fréchet distance with the embedder's name.
+    Embeddings are cached in <folder>/.embeddings by content hash.
+    """
     from eval.fad import EmbeddingStats, fad
 
     reference = None
@@ -43,10 +55,10 @@ def _fad(args: argparse.Namespace) -> int:
         try:
             reference = EmbeddingStats.load(args.reference)
         except ValueError as err:
-            raise SystemExit(f"error: {err}") from err
+            raise commandline.CommandError(str(err)) from err
         if reference.embedder != args.embedder:  # checked before any embedding is computed
-            raise SystemExit(
-                f"error: {args.reference} holds {reference.embedder!r} statistics; run with --embedder "
+            raise commandline.CommandError(
+                f"{args.reference} holds {reference.embedder!r} statistics; run with --embedder "
                 f"{reference.embedder}"
             )
     generated = folder_stats(args.generated, args.embedder, SCORED_SECONDS, args.device)
@@ -61,11 +73,17 @@ def _fad(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """generate for benchmark prompts, score FAD / CLAP score / CCS, write the report
+
+    One clip per prompt from a DiT export, the first 10 s scored as the challenge does: FAD against a
+    reference folder or statistics file (with a bootstrap interval over prompts), CLAP score and CCS
+    when their weights are present. Writes metrics.json, per_prompt.csv, report.md and report.html.
+    Generation and embeddings are cached, so a rerun only redoes what changed.
+    """
     from eval.config import EvalConfig
     from eval.run import run_eval
-    from s2acc.config import load_config
 
-    cfg = load_config(EvalConfig, args.config, args.overrides)
+    cfg = commandline.config_from_args(EvalConfig, args)
     metrics = run_eval(cfg, progress=not args.quiet)
     f = metrics["fad"]
     low, high = f["interval_95"]
@@ -82,6 +100,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _rank(args: argparse.Namespace) -> int:
+    """Borda ranking of entries (csv: id,fad,clap,ccs)
+
+    Ranks each metric (FAD ascending, CLAP and CCS descending; ties share a rank), sums the ranks and
+    sorts. --published adds the published ATTM results of one track.
+    """
     import pandas as pd
 
     from eval.rank import PUBLISHED, borda
@@ -95,45 +118,22 @@ def _rank(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "eval",
-        help="challenge metrics: benchmark prompts, FAD, Borda ranking",
-        description="The ATTM evaluation: benchmark prompts, FAD as the organisers compute it, ranking.",
-    )
-    esub = p.add_subparsers(dest="eval_command", required=True, metavar="COMMAND")
-    run = esub.add_parser(
-        "run",
-        help="generate for benchmark prompts, score FAD / CLAP score / CCS, write the report",
-        description="One clip per prompt from a DiT export, the first 10 s scored as the challenge does: "
-        "FAD against a reference folder or statistics file (with a bootstrap interval over prompts), CLAP "
-        "score and CCS when their weights are present. Writes metrics.json, per_prompt.csv, report.md and "
-        "report.html. Generation and embeddings are cached, so a rerun only redoes what changed.",
-    )
-    run.add_argument("--config", type=Path, required=True, help="eval config (configs/eval/attm.yaml)")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
-    run.add_argument(
-        "overrides", nargs="*", metavar="key=value", help="e.g. checkpoint=runs/dit/export reference=ref.npz"
-    )
-    run.set_defaults(func=_run)
-    pr = esub.add_parser(
-        "prompts",
-        help="write ATTM-style benchmark prompts",
-        description="Caption-like prompts from (genre, instrument, mood) triplets of the MTG-Jamendo "
-        "vocabulary, drawn by tag frequency; the triplet is kept as columns.",
-    )
+    """challenge metrics: benchmark prompts, FAD, Borda ranking
+
+    The ATTM evaluation: benchmark prompts, FAD as the organisers compute it, ranking.
+    """
+    esub = commandline.add_group(sub, "eval", register.__doc__)
+    run = commandline.add_command(esub, "run", _run)
+    commandline.add_config(run, "eval config (configs/eval/attm.yaml)")
+    commandline.add_quiet(run, "no progress bars")
+    commandline.add_overrides(run, "e.g. checkpoint=runs/dit/export reference=ref.npz")
+    pr = commandline.add_command(esub, "prompts", _prompts)
     pr.add_argument("--n", type=int, default=100, help="number of prompts (default 100)")
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument(
         "--out", type=Path, default=Path("prompts.csv"), help="CSV to write (default prompts.csv)"
     )
-    pr.set_defaults(func=_prompts)
-    f = esub.add_parser(
-        "fad",
-        help="FAD between a folder of generated clips and a reference",
-        description="Embeds the first 10 s of each generated file and every window of each reference "
-        "file (10 s windows, 1 s hop, as fadtk), fits Gaussians and prints the Fréchet distance with "
-        "the embedder's name. Embeddings are cached in <folder>/.embeddings by content hash.",
-    )
+    f = commandline.add_command(esub, "fad", _fad)
     f.add_argument("generated", type=Path, help="folder of generated audio")
     f.add_argument("reference", type=Path, help="folder of reference audio, or a saved statistics .npz")
     f.add_argument(
@@ -143,14 +143,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     f.add_argument("--save-reference", type=Path, help="save the reference statistics to this .npz")
     f.add_argument("--device", default="cpu")
-    f.set_defaults(func=_fad)
-    r = esub.add_parser(
-        "rank",
-        help="Borda ranking of entries (csv: id,fad,clap,ccs)",
-        description="Ranks each metric (FAD ascending, CLAP and CCS descending; ties share a rank), sums "
-        "the ranks and sorts. --published adds the published ATTM results of one track.",
-    )
+    r = commandline.add_command(esub, "rank", _rank)
     r.add_argument("entries", type=Path, help="CSV with columns id,fad,clap,ccs")
     r.add_argument("--published", action="store_true", help="rank among the published ATTM results")
     r.add_argument("--track", choices=("e", "p"), default="e", help="e: efficiency, p: performance")
-    r.set_defaults(func=_rank)

@@ -21,11 +21,10 @@ import numpy as np
 import pandas as pd
 
 from eval.config import EvalConfig
+from s2acc.audio import AUDIO_SUFFIXES
 from s2acc.config import ConfigError, config_hash, save_config
 from s2acc.hub import file_sha256
 from s2acc.rates import SAMPLE_RATE
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
 
 
 def resolve_device(device: str) -> str:

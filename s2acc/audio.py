@@ -22,6 +22,7 @@ import soxr
 from scipy.signal import lfilter
 
 __all__ = [
+    "AUDIO_SUFFIXES",
     "AudioError",
     "AudioInfo",
     "crop_or_pad",
@@ -38,6 +39,7 @@ __all__ = [
 
 SUBTYPES = {"16": "PCM_16", "24": "PCM_24", "float": "FLOAT"}
 FORMATS = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".mp3": "MP3"}
+AUDIO_SUFFIXES = tuple(FORMATS)  # what reading and writing support
 
 
 class AudioError(ValueError):

@@ -7,7 +7,8 @@
     s2acc vae eval runs/vae-demo/export --dataset runs/demo/dataset
 
 Packages built on s2acc add subcommands through the ``s2acc.commands`` entry-point group: each entry
-is a function ``register(subparsers)`` that adds its parser and sets ``func`` on it.
+is a function ``register(subparsers)`` that adds its parser and sets ``func`` on it; ``s2acc.commandline``
+has the pieces, so that they take a config and report a user's mistake as s2acc's own commands do.
 """
 
 from __future__ import annotations
@@ -18,24 +19,30 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from s2acc import commandline
 from s2acc.audio import AudioError
 from s2acc.config import ConfigError, config_hash, config_kinds, dump_config, load_config
 from s2acc.hub import Registry, WeightsError, default_registry
 
 COMMANDS_GROUP = "s2acc.commands"
-USER_ERRORS = (ConfigError, AudioError, WeightsError, FileNotFoundError)
+USER_ERRORS = (commandline.CommandError, ConfigError, AudioError, WeightsError, FileNotFoundError)
 
 
 # ---------------------------------------------------------------------------------------------- synth
 
 
 def _synth(args: argparse.Namespace) -> int:
+    """generate the embedded corpus of procedural instrumental music
+
+    Render procedural instrumental tracks (drums, bass, chords, melody; varied timbres, tempi, keys and
+    sections) in the MTG-Jamendo layout {out}/{NN}/{id}_instrumental.{ext}, with their ground truth
+    (truth.parquet, truth/{id}.json) and reference captions (captions.json). Deterministic by seed;
+    rerunning resumes and skips finished tracks.
+    """
     from s2acc.synth.corpus import SynthConfig, generate_corpus
 
-    overrides = list(args.overrides)
-    if args.defects is not None:
-        overrides.append(f"defects={args.defects}")
-    cfg = load_config(SynthConfig, args.config, overrides)
+    defects = [] if args.defects is None else [f"defects={args.defects}"]
+    cfg = commandline.config_from_args(SynthConfig, args, *defects)
     table = generate_corpus(cfg, args.out, progress=not args.quiet, workers=args.workers)
     damaged = int((table["defect"] != "").sum())
     print(
@@ -46,15 +53,9 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _add_synth(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "synth",
-        help="generate the embedded corpus of procedural instrumental music",
-        description="Render procedural instrumental tracks (drums, bass, chords, melody; varied timbres, "
-        "tempi, keys and sections) in the MTG-Jamendo layout {out}/{NN}/{id}_instrumental.{ext}, with "
-        "their ground truth (truth.parquet, truth/{id}.json) and reference captions (captions.json). "
-        "Deterministic by seed; rerunning resumes and skips finished tracks.",
-    )
-    p.add_argument("--config", type=Path, help="synth config YAML (default: built-in defaults)")
+    p = commandline.add_command(sub, "synth", _synth)
+    commandline.add_config(p, "synth config YAML (default: built-in defaults)", required=False)
+    # Not the standard --out: the corpus root is an argument of generate_corpus, not a config field.
     p.add_argument("--out", type=Path, default=Path("data/synth"), help="corpus root (default: %(default)s)")
     p.add_argument(
         "--defects",
@@ -64,9 +65,8 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
         "fraction of tracks, labelled in the table",
     )
     p.add_argument("--workers", type=int, help="parallel processes (default: one per CPU core)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides")
-    p.set_defaults(func=_synth)
+    commandline.add_quiet(p)
+    commandline.add_overrides(p, "config overrides, e.g. n_tracks=4 seed=1")
 
 
 # -------------------------------------------------------------------------------------------- weights
@@ -82,6 +82,7 @@ def _presence(reg: Registry, name: str) -> str:
 
 
 def _weights_list(args: argparse.Namespace) -> int:
+    """every entry, whether it is present, and its source"""
     reg = _registry(args)
     rows = [
         {
@@ -107,6 +108,7 @@ def _weights_list(args: argparse.Namespace) -> int:
 
 
 def _weights_verify(args: argparse.Namespace) -> int:
+    """check present files against their sha256; exit 1 on failure"""
     reg = _registry(args)
     names = args.names or [e.name for e in reg if reg.status(e.name) != "missing"]
     if not names:
@@ -121,6 +123,7 @@ def _weights_verify(args: argparse.Namespace) -> int:
 
 
 def _weights_fetch(args: argparse.Namespace) -> int:
+    """download and verify (needs network; not with HF_HUB_OFFLINE=1)"""
     reg = _registry(args)
     names = [e.name for e in reg] if args.all else args.names
     if not names:
@@ -136,62 +139,59 @@ def _weights_fetch(args: argparse.Namespace) -> int:
 
 
 def _add_weights(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "weights",
-        help="list, verify and fetch pretrained weights",
-        description="The weights registry: every pretrained file s2acc uses, its source, sha256 and "
-        "local path under $S2ACC_WEIGHTS (default ~/.cache/s2acc/weights).",
-    )
+    """list, verify and fetch pretrained weights
+
+    The weights registry: every pretrained file s2acc uses, its source, sha256 and local path under
+    $S2ACC_WEIGHTS (default ~/.cache/s2acc/weights).
+    """
+    p = commandline.add_command(sub, "weights", doc=_add_weights.__doc__)
     p.add_argument("--registry", type=Path, help="a registry YAML to use instead of the bundled one")
-    wsub = p.add_subparsers(dest="action", required=True, metavar="{list,verify,fetch}")
-    ls = wsub.add_parser("list", help="every entry, whether it is present, and its source")
+    wsub = p.add_subparsers(dest="weights_command", required=True, metavar="{list,verify,fetch}")
+    ls = commandline.add_command(wsub, "list", _weights_list)
     ls.add_argument("--check", action="store_true", help="verify checksums of present files (slow)")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
-    ls.set_defaults(func=_weights_list)
-    vf = wsub.add_parser("verify", help="check present files against their sha256; exit 1 on failure")
+    vf = commandline.add_command(wsub, "verify", _weights_verify)
     vf.add_argument("names", nargs="*", help="entries to verify (default: all present)")
-    vf.set_defaults(func=_weights_verify)
-    ft = wsub.add_parser("fetch", help="download and verify (needs network; not with HF_HUB_OFFLINE=1)")
+    ft = commandline.add_command(wsub, "fetch", _weights_fetch)
     ft.add_argument("names", nargs="*", help="entries to fetch")
     ft.add_argument("--all", action="store_true", help="fetch every entry (hundreds of GB)")
     ft.add_argument("--force", action="store_true", help="download again even if present")
-    ft.set_defaults(func=_weights_fetch)
 
 
 # --------------------------------------------------------------------------------------------- config
 
 
 def _config_show(args: argparse.Namespace) -> int:
+    """print the resolved config with its hash"""
     cfg = load_config(None, args.path, args.overrides)
     sys.stdout.write(dump_config(cfg))
     return 0
 
 
 def _config_kinds(args: argparse.Namespace) -> int:
+    """list the registered config kinds"""
     for kind, target in sorted(config_kinds().items()):
         print(f"{kind:<12} {target}")
     return 0
 
 
 def _add_config(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "config",
-        help="show a resolved config and its hash",
-        description="Configs are YAML files with a 'kind'; overrides are key=value (dotted for sections).",
-    )
-    csub = p.add_subparsers(dest="action", required=True, metavar="{show,kinds}")
-    show = csub.add_parser("show", help="print the resolved config with its hash")
+    """show a resolved config and its hash
+
+    Configs are YAML files with a 'kind'; overrides are key=value (dotted for sections).
+    """
+    csub = commandline.add_group(sub, "config", _add_config.__doc__, metavar="{show,kinds}")
+    show = commandline.add_command(csub, "show", _config_show)
     show.add_argument("path", type=Path, help="config YAML")
-    show.add_argument("overrides", nargs="*", metavar="key=value")
-    show.set_defaults(func=_config_show)
-    kinds = csub.add_parser("kinds", help="list the registered config kinds")
-    kinds.set_defaults(func=_config_kinds)
+    commandline.add_overrides(show, "config overrides, e.g. seed=9 or train.max_steps=100")
+    commandline.add_command(csub, "kinds", _config_kinds)
 
 
 # --------------------------------------------------------------------------------------------- doctor
 
 
 def _doctor(args: argparse.Namespace) -> int:
+    """check the installed environment (torch build, numpy, laion-clap)"""
     from s2acc.environment import check_environment
 
     checks = check_environment()
@@ -201,8 +201,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _add_doctor(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("doctor", help="check the installed environment (torch build, numpy, laion-clap)")
-    p.set_defaults(func=_doctor)
+    commandline.add_command(sub, "doctor", _doctor)
 
 
 # ----------------------------------------------------------------------------------------------- main
