@@ -1,7 +1,7 @@
 """The ``s2acc`` command.
 
     s2acc synth --config configs/synth/demo.yaml --out data/synth defects=0.25
-    s2acc weights list | verify [NAME ...] | fetch NAME ... | fetch --all
+    s2acc weights list | verify [NAME ...] | fetch NAME ... | fetch --all | bundle NAME EXPORT
     s2acc config show configs/synth/demo.yaml n_tracks=4
     s2acc train-vae --config configs/vae/demo.yaml loss.distill=0
     s2acc vae eval runs/vae-demo/export --dataset runs/demo/dataset
@@ -138,6 +138,20 @@ def _weights_fetch(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _weights_bundle(args: argparse.Namespace) -> int:
+    """ship a model the project trained: copy its export into the package and record its sha256
+
+    For the models s2acc trains itself and commits (kind: bundled in the registry, e.g. small-vae):
+    copies EXPORT's model.safetensors and config.json to the entry's folder under s2acc/pretrained/ and
+    writes their sha256 into the registry file, ready to commit together.
+    """
+    reg = _registry(args)
+    for file, digest in reg.bundle(args.name, args.export).items():
+        print(f"{digest}  {reg.path(args.name) / file}")
+    print(f"recorded in {reg.file}")
+    return 0
+
+
 def _add_weights(sub: argparse._SubParsersAction) -> None:
     """list, verify and fetch pretrained weights
 
@@ -146,12 +160,15 @@ def _add_weights(sub: argparse._SubParsersAction) -> None:
     """
     p = commandline.add_command(sub, "weights", doc=_add_weights.__doc__)
     p.add_argument("--registry", type=Path, help="a registry YAML to use instead of the bundled one")
-    wsub = p.add_subparsers(dest="weights_command", required=True, metavar="{list,verify,fetch}")
+    wsub = p.add_subparsers(dest="weights_command", required=True, metavar="{list,verify,fetch,bundle}")
     ls = commandline.add_command(wsub, "list", _weights_list)
     ls.add_argument("--check", action="store_true", help="verify checksums of present files (slow)")
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     vf = commandline.add_command(wsub, "verify", _weights_verify)
     vf.add_argument("names", nargs="*", help="entries to verify (default: all present)")
+    bd = commandline.add_command(wsub, "bundle", _weights_bundle)
+    bd.add_argument("name", help="a bundled entry (kind: bundled), e.g. small-vae")
+    bd.add_argument("export", type=Path, help="the training export folder to ship under that name")
     ft = commandline.add_command(wsub, "fetch", _weights_fetch)
     ft.add_argument("names", nargs="*", help="entries to fetch")
     ft.add_argument("--all", action="store_true", help="fetch every entry (hundreds of GB)")

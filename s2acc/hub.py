@@ -8,10 +8,15 @@ Loading code calls :func:`resolve`, which never downloads: a missing file fails 
 missing, where it was looked for and how to provide it; a present file is checked against its sha256
 (the digest is remembered in a sidecar keyed by size and mtime, so a 15 GB file is hashed once).
 Downloading is explicit, through :func:`fetch` (``s2acc weights fetch NAME``).
+
+Models the project trains itself and ships inside the package (``kind: bundled``) are entries too: their
+folder is under ``s2acc/pretrained/``, their source is the command that reproduces them, and they are
+checked against their sha256 like any download.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -26,6 +31,8 @@ import yaml
 
 WEIGHTS_ENV = "S2ACC_WEIGHTS"
 BUNDLED_REGISTRY = Path(__file__).parent / "data" / "weights.yaml"
+PACKAGE_DIR = Path(__file__).parent
+BUNDLE_FILES = ("model.safetensors", "config.json")  # what a training export holds
 Status = Literal["ok", "unverified", "missing", "mismatch"]
 
 
@@ -55,13 +62,17 @@ class WeightEntry:
     url: str | None = None  # direct download URL (kind=file, not on a hub)
     sha256: str | None = None
     size: int | None = None
-    kind: Literal["file", "snapshot"] = "file"
+    kind: Literal["file", "snapshot", "bundled"] = "file"
     files: tuple[str, ...] = field(default_factory=tuple)  # kind=snapshot: files that must be present
-    checksums: dict[str, str] = field(default_factory=dict)  # kind=snapshot: sha256 of some of them
+    checksums: dict[str, str] = field(default_factory=dict)  # snapshot, bundled: sha256 of its files
     patterns: tuple[str, ...] = field(default_factory=tuple)  # kind=snapshot: what fetch downloads
+    path: str | None = None  # kind=bundled: its folder, relative to the s2acc package
+    command: str | None = None  # kind=bundled: the command that reproduces it
 
     @property
     def source(self) -> str:
+        if self.kind == "bundled":
+            return f"`{self.command}`"
         if self.url:
             return self.url
         where = f"hf://{self.repo}"
@@ -72,7 +83,7 @@ class WeightEntry:
     @property
     def local_name(self) -> str:
         """Path of the artefact relative to its entry folder."""
-        if self.kind == "snapshot":
+        if self.kind in ("snapshot", "bundled"):
             return "."
         return self.filename or Path(self.url or self.name).name
 
@@ -88,9 +99,10 @@ def cache_dir() -> Path:
 class Registry:
     """A set of :class:`WeightEntry`, read from a YAML file."""
 
-    def __init__(self, entries: dict[str, WeightEntry], root: Path | None = None):
+    def __init__(self, entries: dict[str, WeightEntry], root: Path | None = None, file: Path | None = None):
         self.entries = entries
         self._root = root
+        self.file = file  # the YAML it was read from
 
     @classmethod
     def load(cls, path: str | Path = BUNDLED_REGISTRY, root: Path | None = None) -> Registry:
@@ -112,7 +124,9 @@ class Registry:
                 raise WeightsError(f"{path}: entry {name!r} needs url, or repo and filename")
             if entry.kind == "snapshot" and not entry.repo:
                 raise WeightsError(f"{path}: snapshot entry {name!r} needs a repo")
-        return cls(entries, root)
+            if entry.kind == "bundled" and not (entry.path and entry.command and entry.checksums):
+                raise WeightsError(f"{path}: bundled entry {name!r} needs path, command and checksums")
+        return cls(entries, root, Path(path))
 
     @property
     def root(self) -> Path:
@@ -129,6 +143,8 @@ class Registry:
     def path(self, name: str) -> Path:
         """Where the artefact lives (or would live) locally."""
         entry = self[name]
+        if entry.kind == "bundled":
+            return PACKAGE_DIR / entry.path
         folder = self.root / entry.name
         return folder if entry.kind == "snapshot" else folder / entry.local_name
 
@@ -137,6 +153,11 @@ class Registry:
     def status(self, name: str) -> Status:
         """ok / unverified (present, no published sha256) / missing / mismatch."""
         entry, path = self[name], self.path(name)
+        if entry.kind == "bundled":
+            if not path.is_dir() or _absent(path, tuple(entry.checksums)):
+                return "missing"
+            mismatch = any(file_sha256(path / f) != sha.lower() for f, sha in entry.checksums.items())
+            return "mismatch" if mismatch else "ok"
         if entry.kind == "snapshot":
             if not path.is_dir() or _absent(path, entry.files):
                 return "missing"
@@ -155,6 +176,12 @@ class Registry:
         state = self.status(name)
         if state == "missing":
             raise WeightsMissingError(self._missing_message(entry, path))
+        if state == "mismatch" and entry.kind == "bundled":
+            raise WeightsChecksumError(
+                f"weights {name!r} at {path} fail their sha256 check (expected {entry.checksums}): the "
+                f"files changed since they were registered. Restore them from git, or rebuild them with "
+                f"{entry.source} and register the new digests in s2acc/data/weights.yaml."
+            )
         if state == "mismatch":
             raise WeightsChecksumError(
                 f"weights {name!r} at {path} fail their sha256 check "
@@ -165,6 +192,12 @@ class Registry:
         return path
 
     def _missing_message(self, entry: WeightEntry, path: Path) -> str:
+        if entry.kind == "bundled":
+            absent = ", ".join(_absent(path, tuple(entry.checksums)))
+            return (
+                f"weights {entry.name!r} ({entry.description}) not found: {absent} missing from {path}. "
+                f"They ship with s2acc's source; restore them from git, or rebuild them with {entry.source}."
+            )
         what = f"files {', '.join(_absent(path, entry.files))} in" if entry.kind == "snapshot" else "file"
         return (
             f"weights {entry.name!r} ({entry.description}) not found: looked for {what} {path}. "
@@ -173,11 +206,36 @@ class Registry:
             f"${WEIGHTS_ENV} at a folder that holds {entry.name}/{entry.local_name}."
         )
 
+    # ------------------------------------------------------------------ bundling
+
+    def bundle(self, name: str, export: str | Path) -> dict[str, str]:
+        """Copy a training export (``model.safetensors`` + ``config.json``) into a bundled entry's folder
+        and write the files' sha256 into the registry file, so the model and its digests change together."""
+        entry = self[name]
+        if entry.kind != "bundled":
+            raise WeightsError(f"{name!r} is a {entry.kind} entry; only bundled entries take an export")
+        export = Path(export)
+        missing = [f for f in BUNDLE_FILES if not (export / f).is_file()]
+        if missing:
+            raise WeightsError(f"{export}: no {', '.join(missing)} (a training export folder is expected)")
+        dest = self.path(name)
+        dest.mkdir(parents=True, exist_ok=True)
+        for f in BUNDLE_FILES:
+            shutil.copyfile(export / f, dest / f)
+        digests = {f: file_sha256(dest / f) for f in BUNDLE_FILES}
+        if self.file is None:
+            raise WeightsError("this registry was not read from a file; nowhere to record the digests")
+        self.file.write_text(_with_checksums(self.file.read_text(), name, digests))
+        self.entries[name] = dataclasses.replace(entry, checksums=digests)
+        return digests
+
     # ------------------------------------------------------------------ downloading
 
     def fetch(self, name: str, force: bool = False) -> Path:
         """Download (when online) and verify; a file that fails its checksum is not kept."""
         entry, path = self[name], self.path(name)
+        if entry.kind == "bundled":
+            return self.resolve(name)  # nothing to download: it ships with the source
         if not force and self.status(name) in ("ok", "unverified"):
             return path
         if entry.repo and _hub_offline():
@@ -212,6 +270,21 @@ class Registry:
                 f"sha256 check and was removed. The source may have changed: check the revision."
             )
         return self.resolve(name)
+
+
+def _with_checksums(text: str, name: str, digests: dict[str, str]) -> str:
+    """The registry YAML with entry ``name``'s ``checksums`` block replaced (comments elsewhere kept)."""
+    lines = text.splitlines()
+    try:
+        start = lines.index(f"  {name}:")
+        at = next(i for i in range(start + 1, len(lines)) if lines[i].strip() == "checksums:")
+    except (ValueError, StopIteration):
+        raise WeightsError(f"entry {name!r} has no block `checksums:` line to update") from None
+    end = at + 1
+    while end < len(lines) and lines[end].startswith("      "):
+        end += 1
+    block = [f"      {file}: {digest}" for file, digest in digests.items()]
+    return "\n".join([*lines[: at + 1], *block, *lines[end:]]) + "\n"
 
 
 def _absent(folder: Path, files: tuple[str, ...]) -> list[str]:

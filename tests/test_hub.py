@@ -205,3 +205,53 @@ def test_digest_is_cached_by_size_and_mtime(tmp_path):
     assert sidecar.read_text().startswith(GOOD)
     f.write_bytes(b"changed")  # new size and mtime: the stale digest must not be reused
     assert file_sha256(f) == hashlib.sha256(b"changed").hexdigest()
+
+
+def test_bundled_models_resolve_in_place_are_checked_and_name_their_command(tmp_path):
+    folder = tmp_path / "pretrained" / "small"
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(PAYLOAD)
+    entry = {
+        "description": "a model the project trains",
+        "used_by": "tests",
+        "kind": "bundled",
+        "path": str(folder),  # absolute here; the bundled registry's paths are relative to the package
+        "command": "make pretrain-small",
+        "checksums": {"model.safetensors": GOOD},
+    }
+    reg = make_registry(tmp_path, {"small": entry})
+    assert reg.status("small") == "ok" and reg.resolve("small") == folder and reg.fetch("small") == folder
+    assert reg["small"].source == "`make pretrain-small`"
+    (folder / "model.safetensors").write_bytes(b"retrained")
+    with pytest.raises(WeightsChecksumError, match="make pretrain-small"):
+        reg.resolve("small")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(WeightsMissingError, match=r"model\.safetensors missing.*make pretrain-small"):
+        reg.fetch("small")
+    with pytest.raises(WeightsError, match="needs path, command and checksums"):
+        make_registry(tmp_path, {"small": {**entry, "command": None}})
+
+
+def test_bundling_an_export_copies_it_and_records_its_digests_in_the_registry_file(tmp_path):
+    export = tmp_path / "run" / "export"
+    export.mkdir(parents=True)
+    (export / "model.safetensors").write_bytes(PAYLOAD)
+    (export / "config.json").write_text('{"width": 8}')
+    folder = tmp_path / "pretrained" / "small"
+    path = tmp_path / "registry.yaml"
+    path.write_text(
+        "# a comment the rewrite keeps\nweights:\n  small:\n    description: d\n    used_by: u\n"
+        f"    kind: bundled\n    path: {folder}\n    command: make pretrain-small\n    checksums:\n"
+        "      model.safetensors: stale\n  other:\n    description: d\n    used_by: u\n    url: file:///x\n"
+    )
+    reg = Registry.load(path, root=tmp_path / "cache")
+    digests = reg.bundle("small", export)
+    assert digests["model.safetensors"] == GOOD and (folder / "config.json").read_text() == '{"width": 8}'
+    reread = Registry.load(path)
+    assert reread["small"].checksums == digests and reread.status("small") == "ok"
+    assert reread["other"].url == "file:///x" and path.read_text().startswith("# a comment the rewrite keeps")
+    with pytest.raises(WeightsError, match="only bundled entries"):
+        reg.bundle("other", export)
+    with pytest.raises(WeightsError, match="no config.json"):
+        (export / "config.json").unlink()
+        reg.bundle("small", export)

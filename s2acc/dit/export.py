@@ -14,11 +14,20 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from s2acc.dit.model import DiTConfig, LatentDiT
+from s2acc.hub import resolve
 
 
-def load_dit(folder: str | Path) -> tuple[LatentDiT, dict]:
-    """A DiT export, loaded strictly, and its config."""
-    folder = Path(folder)
+def export_folder(spec: str | Path) -> Path:
+    """A DiT export named by its folder, or by its weights-registry name (the bundled ``small-dit``)."""
+    path = Path(spec)
+    if path.is_dir() or len(path.parts) != 1 or not str(spec):
+        return path
+    return resolve(str(spec))
+
+
+def load_dit(spec: str | Path) -> tuple[LatentDiT, dict]:
+    """A DiT export (a folder or a registry name), loaded strictly, and its config."""
+    folder = export_folder(spec)
     meta_path = folder / "config.json"
     if not meta_path.exists() or not (folder / "model.safetensors").exists():
         raise FileNotFoundError(f"{folder}: not a DiT export (model.safetensors + config.json expected)")

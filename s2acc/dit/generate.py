@@ -20,7 +20,7 @@ import torch
 from s2acc.audio import write_audio
 from s2acc.config import ConfigError
 from s2acc.dit.data import LatentStats
-from s2acc.dit.export import load_dit
+from s2acc.dit.export import export_folder, load_dit
 from s2acc.dit.flow import guided, sample
 from s2acc.dit.model import LatentDiT
 from s2acc.dit.text import make_text_encoder
@@ -220,7 +220,7 @@ def cached_generation(
     """``root/clips-<key>`` holding ``{id}.wav`` for every prompt, generated only where missing. The key
     hashes the checkpoint's weights, the VAE, the seed, the length and the solver settings, so other
     weights or settings never reuse clips."""
-    weights = Path(checkpoint) / "model.safetensors"
+    weights = export_folder(checkpoint) / "model.safetensors"
     if not weights.exists():
         raise ConfigError(f"checkpoint {checkpoint or '(empty)'}: no model.safetensors (a DiT export folder)")
     seconds = sampling.seconds if seconds is None else seconds

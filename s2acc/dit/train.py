@@ -43,7 +43,7 @@ class FlowSection:
 @dataclass
 class StageSection:
     stage: str = "pretrain"  # pretrain (every segment) | sft (the selected segments)
-    init: str = ""  # sft: the pretrain export folder to start from
+    init: str = ""  # an export folder to start from: sft's pretrain export, or a pretraining to continue
 
     def __post_init__(self) -> None:
         if self.stage not in ("pretrain", "sft"):
@@ -132,7 +132,7 @@ def build_trainer(
     """The shared trainer set up for this config; the text encoder is built unless one is given."""
     torch.manual_seed(cfg.train.seed)
     model = LatentDiT(cfg.model)
-    if cfg.stage.stage == "sft":
+    if cfg.stage.init:
         initial, meta = load_dit(cfg.stage.init)
         if meta["dit"] != asdict(cfg.model):
             raise ValueError(f"{cfg.stage.init}: its model shape differs from this config's `model` section")
