@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -253,8 +254,8 @@ class Trainer:
                 self.accelerator.log(scalars, step=record["step"])
         if self.accelerator.is_main_process:
             self.out.mkdir(parents=True, exist_ok=True)
-            with open(self.out / "metrics.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
+            with open(self.out / "metrics.jsonl", "a") as f:  # wall time, for the speed of a run
+                f.write(json.dumps({**record, "time": round(time.time(), 2)}) + "\n")
 
     @property
     def unwrapped(self) -> nn.Module:

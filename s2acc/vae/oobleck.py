@@ -1,8 +1,15 @@
 """Oobleck VAE on diffusers' ``AutoencoderOobleck``, with seamless chunked encode and decode.
 
 The full configuration is Stable Audio Open 1.0's VAE: 44.1 kHz stereo in, 64-dim latents at
-2048x downsampling (21.53 Hz), about 156M parameters. The tiny one keeps the rate and the hop (so
-lead-sheet frames line up the same way) with 16-dim latents and narrow layers, for tests and the demo.
+2048x downsampling (21.53 Hz), about 156M parameters. The smaller ones keep the rate and the hop, so
+lead-sheet frames and the DiT's sequence lengths are those of the full recipe:
+
+- ``small`` (5.0M), pretrained by s2acc on CPU and shipped as ``small-vae``: 32-dim latents (half the
+  full VAE's channels, twice the tiny's) for reconstruction, while the full-rate layers, which dominate
+  a CPU step, stay narrow (64 channels in the encoder, 32 in the decoder) and depth goes to the cheap
+  low-rate blocks. A 16-dim variant steps faster but reconstructed held-out audio worse at equal steps
+  and at equal time (``benchmarks/README.md``);
+- ``tiny`` (0.23M): 16-dim latents and narrow layers, for tests.
 
 Chunking: both halves are convolutional with a finite receptive field (measured on these
 architectures: an input sample moves encoder outputs within 7 frames of it; a latent frame moves
@@ -29,6 +36,7 @@ __all__ = [
     "HOP",
     "LATENT_RATE",
     "SAMPLE_RATE",
+    "SMALL_CONFIG",
     "TINY_CONFIG",
     "build_vae",
     "decode",
@@ -58,18 +66,25 @@ TINY_CONFIG: dict[str, Any] = {
 }
 
 
+SMALL_CONFIG: dict[str, Any] = {
+    **FULL_CONFIG,
+    "encoder_hidden_size": 64,
+    "channel_multiples": [1, 1, 2, 4, 4],
+    "decoder_channels": 32,
+    "decoder_input_channels": 32,
+}
+CONFIGS = {"full": FULL_CONFIG, "small": SMALL_CONFIG, "tiny": TINY_CONFIG}
+
 _INIT_KEYS = set(FULL_CONFIG)
 
 
 def build_vae(config: dict[str, Any] | str = "tiny", seed: int | None = 0):
-    """A randomly initialised ``AutoencoderOobleck`` from ``"full"``, ``"tiny"`` or a config dict."""
+    """A randomly initialised ``AutoencoderOobleck`` from a name in ``CONFIGS`` or a config dict."""
     from diffusers import AutoencoderOobleck
 
-    cfg = (
-        {"full": FULL_CONFIG, "tiny": TINY_CONFIG}.get(config, config) if isinstance(config, str) else config
-    )
+    cfg = CONFIGS.get(config, config) if isinstance(config, str) else config
     if not isinstance(cfg, dict):
-        raise ValueError(f"unknown VAE config {config!r}; use 'full', 'tiny' or a dict")
+        raise ValueError(f"unknown VAE config {config!r}; use one of {', '.join(CONFIGS)} or a dict")
     if cfg["encoder_hidden_size"] != 2 * cfg["decoder_input_channels"]:
         raise ValueError("encoder_hidden_size must be twice decoder_input_channels (mean and scale)")
     if seed is not None:
@@ -118,10 +133,10 @@ def load_vae(folder: str | Path):
 
 
 def open_vae(spec: str, seed: int = 0):
-    """A VAE by name: ``tiny`` or ``full`` (random init from ``seed``), a folder holding a diffusers
-    ``AutoencoderOobleck`` (an export of ``s2acc train-vae``), or a weights-registry name
-    (``stable-audio-open-vae``, ``diffrhythm-vae``)."""
-    if spec in ("tiny", "full"):
+    """A VAE by name: ``tiny``, ``small`` or ``full`` (random init from ``seed``), a folder holding a
+    diffusers ``AutoencoderOobleck`` (an export of ``s2acc train-vae``), or a weights-registry name
+    (``small-vae``, ``stable-audio-open-vae``, ``diffrhythm-vae``)."""
+    if spec in CONFIGS:
         return build_vae(spec, seed=seed)
     if Path(spec).is_dir():
         return load_vae(spec)
