@@ -1,5 +1,9 @@
 """The evaluation report: ``report.md`` with PNG plots beside it, and ``report.html`` with the same
-plots embedded, so the page is one self-contained file to share."""
+plots embedded, so the page is one self-contained file to share.
+
+Every clip (up to ``LISTEN_LIMIT``) is shown next to its prompt with a spectrogram (time and frequency
+axes) and a player: its first 10 s as OGG Vorbis, small enough to embed a hundred in the page, with
+the PNG and OGG also written to ``clips/`` for the Markdown report."""
 
 from __future__ import annotations
 
@@ -10,6 +14,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+LISTEN_LIMIT = 100
+LISTEN_SECONDS = 10.0
+LISTEN_COMPRESSION = 0.8  # small enough to embed a hundred clips, clear enough to judge them
+HOP = 512
+
+
+def mel_db(audio: np.ndarray, sr: int) -> np.ndarray:
+    """Log-mel power (96 bands, dB below the clip's peak, floored at -80) of a clip's mono mix."""
+    import librosa
+
+    from s2acc.audio import mono_samples
+
+    mel = librosa.feature.melspectrogram(y=mono_samples(audio), sr=sr, n_fft=2048, hop_length=HOP, n_mels=96)
+    return librosa.power_to_db(mel + 1e-10, ref=np.max, top_db=80)
+
 
 def _fmt(value, digits: int = 4) -> str:
     return "unavailable" if value is None else f"{value:.{digits}f}"
@@ -18,13 +37,12 @@ def _fmt(value, digits: int = 4) -> str:
 def _plots(
     out: Path, metrics: dict, table: pd.DataFrame, clips_dir: Path, n_spectrograms: int = 4
 ) -> list[tuple[str, Path]]:
-    import librosa
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from s2acc.audio import mono_samples, read_audio
+    from s2acc.audio import read_audio
 
     figures: list[tuple[str, Path]] = []
     if "clap_score" in table:
@@ -53,10 +71,7 @@ def _plots(
         fig, axes = plt.subplots(len(shown), 1, figsize=(8, 2.2 * len(shown)), squeeze=False)
         for ax, row in zip(axes[:, 0], shown.itertuples(), strict=True):
             audio, sr = read_audio(clips_dir / f"{row.id}.wav", duration=10.0)
-            mel = librosa.feature.melspectrogram(
-                y=mono_samples(audio), sr=sr, n_fft=2048, hop_length=512, n_mels=96
-            )
-            ax.imshow(librosa.power_to_db(mel + 1e-10, top_db=80), origin="lower", aspect="auto")
+            ax.imshow(mel_db(audio, sr), origin="lower", aspect="auto")
             ax.set_title(f"{row.id}: {str(row.prompt)[:100]}", fontsize=8)
             ax.axis("off")
         fig.tight_layout()
@@ -64,6 +79,39 @@ def _plots(
         fig.savefig(figures[-1][1], dpi=80)
         plt.close(fig)
     return figures
+
+
+def _listening(out: Path, table: pd.DataFrame, clips_dir: Path) -> list[dict]:
+    """Per clip: its id, prompt, spectrogram PNG and OGG excerpt, written under ``out/clips``."""
+    import librosa
+    import librosa.display
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from s2acc.audio import read_audio, write_audio
+
+    folder = out / "clips"
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for row in table.head(LISTEN_LIMIT).itertuples():
+        audio, sr = read_audio(clips_dir / f"{row.id}.wav", duration=LISTEN_SECONDS)
+        fig, ax = plt.subplots(figsize=(6, 2.0))
+        image = librosa.display.specshow(
+            mel_db(audio, sr), sr=sr, hop_length=HOP, x_axis="time", y_axis="mel", ax=ax
+        )
+        fig.colorbar(image, ax=ax, format="%+.0f dB", pad=0.01)
+        ax.set_xlabel("time (s)", fontsize=8)
+        ax.set_ylabel("Hz (mel scale)", fontsize=8)
+        ax.tick_params(labelsize=7)
+        fig.tight_layout()
+        png = folder / f"{row.id}.png"
+        fig.savefig(png, dpi=72)
+        plt.close(fig)
+        ogg = write_audio(folder / f"{row.id}.ogg", audio, sr, compression=LISTEN_COMPRESSION)
+        items.append({"id": str(row.id), "prompt": str(row.prompt), "png": png, "ogg": ogg})
+    return items
 
 
 def summary_rows(metrics: dict) -> list[tuple[str, str, str]]:
@@ -79,6 +127,7 @@ def summary_rows(metrics: dict) -> list[tuple[str, str, str]]:
 
 def write_reports(out: Path, metrics: dict, table: pd.DataFrame, clips_dir: Path) -> tuple[Path, Path]:
     figures = _plots(out, metrics, table, clips_dir)
+    clips = _listening(out, table, clips_dir)
     prov = metrics["provenance"]
     fad = metrics["fad"]
     provenance = {
@@ -99,12 +148,20 @@ def write_reports(out: Path, metrics: dict, table: pd.DataFrame, clips_dir: Path
     md += ["", f"{len(table)} prompts; per-prompt values in `per_prompt.csv`.", ""]
     for title, path in figures:
         md += [f"## {title}", "", f"![{title}]({path.name})", ""]
+    md += [f"## Listen ({len(clips)} of {len(table)} clips, first {LISTEN_SECONDS:g} s)", ""]
+    for c in clips:
+        rel = f"clips/{c['id']}"
+        md += [f"**{c['id']}**: {c['prompt']} ([audio]({rel}.ogg))", ""]
+        md += [f"![spectrogram of {c['id']}]({rel}.png)", ""]
     md += ["## Provenance", "", "| | |", "|---|---|"] + [f"| {k} | `{v}` |" for k, v in provenance.items()]
     md_path = out / "report.md"
     md_path.write_text("\n".join(md) + "\n")
 
     def img(path: Path) -> str:
         return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+    def ogg(path: Path) -> str:
+        return "data:audio/ogg;base64," + base64.b64encode(path.read_bytes()).decode()
 
     esc = html.escape
     rows = "".join(
@@ -117,7 +174,8 @@ def write_reports(out: Path, metrics: dict, table: pd.DataFrame, clips_dir: Path
     body = [
         "<!doctype html><html><head><meta charset='utf-8'><title>s2acc evaluation</title>",
         "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto}table{border-collapse:collapse}"
-        "td,th{padding:3px 8px;border-bottom:1px solid #ddd;font-size:13px}img{max-width:100%}</style>",
+        "td,th{padding:3px 8px;border-bottom:1px solid #ddd;font-size:13px}img{max-width:100%}"
+        ".clip{margin:1em 0;padding-bottom:.5em;border-bottom:1px solid #eee}audio{width:100%}</style>",
         "</head><body>",
         "<h1>Evaluation report</h1>",
         f"<p>{esc(note)}</p>",
@@ -125,6 +183,13 @@ def write_reports(out: Path, metrics: dict, table: pd.DataFrame, clips_dir: Path
     ]
     for title, path in figures:
         body += [f"<h2>{esc(title)}</h2>", f"<img alt='{esc(title)}' src='{img(path)}'>"]
+    body += [f"<h2>Listen ({len(clips)} of {len(table)} clips, first {LISTEN_SECONDS:g} s)</h2>"]
+    for c in clips:
+        body += [
+            f"<div class='clip'><p><b>{esc(c['id'])}</b>: {esc(c['prompt'])}</p>",
+            f"<audio controls preload='none' src='{ogg(c['ogg'])}'></audio>",
+            f"<img alt='spectrogram of {esc(c['id'])}' src='{img(c['png'])}'></div>",
+        ]
     body += ["<h2>Per prompt</h2>", per_prompt, "<h2>Provenance</h2><table>"]
     body += [
         f"<tr><td>{esc(str(k))}</td><td><code>{esc(str(v))}</code></td></tr>" for k, v in provenance.items()

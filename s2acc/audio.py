@@ -129,11 +129,13 @@ def write_audio(
     audio: np.ndarray,
     sr: int,
     bits: str = "16",
+    compression: float | None = None,
 ) -> Path:
     """Write ``(channels, samples)`` audio atomically; the format follows the extension.
 
     ``bits`` is "16", "24" or "float" for WAV/FLAC (FLAC has no float); OGG and MP3 are lossy and
-    ignore it. Samples beyond [-1, 1] are clipped by libsndfile for integer formats.
+    ignore it. ``compression`` (0 to 1) trades quality for size in OGG and MP3 (libsndfile's compression
+    level; its default when None). Samples beyond [-1, 1] are clipped by libsndfile for integer formats.
     """
     path = Path(path)
     audio = check_audio(np.asarray(audio, dtype=np.float32), path)
@@ -149,7 +151,8 @@ def write_audio(
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
-        sf.write(tmp, audio.T, sr, format=fmt, subtype=subtype)
+        level = {} if compression is None else {"compression_level": compression}
+        sf.write(tmp, audio.T, sr, format=fmt, subtype=subtype, **level)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

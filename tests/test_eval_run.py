@@ -57,6 +57,10 @@ def test_eval_run_scores_reports_and_reuses_its_work(dit_export, reference, tmp_
     html = (out / "report.html").read_text()
     assert "data:image/png;base64," in html and "unavailable" in html and "mel-stats" in html
     assert "![Spectrograms" in (out / "report.md").read_text()
+    # every clip can be heard and seen beside its prompt, inside the one file
+    assert html.count("<audio controls") == 3 and html.count("data:audio/ogg;base64,") == 3
+    written = sorted(p.name for p in (out / "clips").iterdir())
+    assert written == [f"p00{i}.{x}" for i in range(3) for x in ("ogg", "png")]
     clips = list(out.glob("clips-*/*.wav"))
     assert len(clips) == 3
     stamps = {p: p.stat().st_mtime_ns for p in clips}
