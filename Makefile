@@ -21,7 +21,7 @@ LAUNCH     := $(VENV)/bin/accelerate launch --multi_gpu --num_processes $(PROCES
 # One process runs the CLI directly; more run under accelerate (one per GPU, or gloo on CPU).
 RUN        := $(if $(filter 1,$(PROCESSES)),$(VENV)/bin/s2acc,$(LAUNCH))
 
-.PHONY: venv test test-fast demo synth dataset train-vae train-dit eval bench lint clean
+.PHONY: venv test test-fast demo synth dataset train-vae train-dit eval bench lint clean pretrain-small
 
 venv: $(STAMP)
 
@@ -83,6 +83,23 @@ train-vae: $(STAMP)
 train-dit: $(STAMP)
 	$(RUN) train-dit --config $(DIT_CONFIG)
 
+# The small VAE that the demo starts from, pretrained by s2acc on its own corpus (an hour on a 2-core
+# CPU) and shipped under s2acc/pretrained/ as the registry's small-vae. Rerunning resumes from
+# $(PRETRAIN)'s checkpoints. On a fresh machine, continue from the committed export (with a fresh
+# optimiser) instead of starting again: make pretrain-small SMALL_VAE_ARGS="model.init=small-vae ..."
+PRETRAIN       ?= runs/pretrain
+SMALL_VAE_ARGS ?=
+PRETRAIN_DATA  := --config configs/data/pretrain.yaml --quiet input.root=$(PRETRAIN)/corpus \
+	input.tags_table=$(PRETRAIN)/corpus/truth.parquet input.reference_captions=$(PRETRAIN)/corpus/captions.json \
+	out=$(PRETRAIN)/dataset
+
+pretrain-small: $(STAMP)
+	$(OFFLINE) $(VENV)/bin/s2acc synth --config configs/synth/pretrain.yaml --out $(PRETRAIN)/corpus --quiet
+	$(OFFLINE) $(VENV)/bin/accelerate launch --multi_gpu --num_processes 2 -m s2acc data run $(PRETRAIN_DATA)
+	$(OFFLINE) $(VENV)/bin/s2acc train-vae --config configs/vae/small.yaml --quiet out=$(PRETRAIN)/vae \
+		data.dataset=$(PRETRAIN)/dataset $(SMALL_VAE_ARGS)
+	$(OFFLINE) $(VENV)/bin/s2acc weights bundle small-vae $(PRETRAIN)/vae/export
+
 # Generate for the benchmark prompts and score as the challenge does, e.g.
 #   make eval EVAL_ARGS="checkpoint=runs/dit-sft/export reference=reference_stats.npz"
 eval: $(STAMP)
@@ -106,6 +123,8 @@ bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/vae_encoder_capacity.py
 	$(OFFLINE) $(PY) benchmarks/vae.py
 	$(OFFLINE) $(PY) benchmarks/dit.py
+	$(OFFLINE) $(PY) benchmarks/vae_candidates.py --steps 300
+	$(OFFLINE) $(PY) benchmarks/vae_musical.py --vae small=small-vae
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check s2acc data_pipeline eval submissions tests benchmarks

@@ -102,6 +102,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     if not args.evaluate_only:
+        if not (Path(args.dataset) / "dataset.parquet").exists():
+            raise SystemExit(f"{args.dataset}: no dataset; make pretrain-small builds it (first two steps)")
         train(args.work, args.steps, args.dataset)
     results = {}
     for name, config in CANDIDATES.items():

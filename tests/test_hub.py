@@ -58,7 +58,7 @@ def test_bundled_registry_lists_every_model_the_project_uses():
     demucs = reg["htdemucs"]
     assert demucs.url.endswith(f"-{demucs.sha256[:8]}.th")
     for e in reg:
-        assert e.description and e.used_by and (e.url or e.repo)
+        assert e.description and e.used_by and (e.url or e.repo or e.command)
         for digest in [e.sha256, *e.checksums.values()]:
             if digest:
                 assert len(digest) == 64 and int(digest, 16) >= 0
