@@ -96,7 +96,7 @@ PRETRAIN_DATA  := --config configs/data/pretrain.yaml --quiet input.root=$(PRETR
 pretrain-small: $(STAMP)
 	$(OFFLINE) $(VENV)/bin/s2acc synth --config configs/synth/pretrain.yaml --out $(PRETRAIN)/corpus --quiet
 	$(OFFLINE) $(VENV)/bin/accelerate launch --multi_gpu --num_processes 2 -m s2acc data run $(PRETRAIN_DATA)
-	$(OFFLINE) $(VENV)/bin/s2acc train-vae --config configs/vae/small.yaml --quiet out=$(PRETRAIN)/vae \
+	$(OFFLINE) $(VENV)/bin/s2acc train-vae --config configs/vae/small-pretrain.yaml --quiet out=$(PRETRAIN)/vae \
 		data.dataset=$(PRETRAIN)/dataset $(SMALL_VAE_ARGS)
 	$(OFFLINE) $(VENV)/bin/s2acc weights bundle small-vae $(PRETRAIN)/vae/export
 

@@ -1,6 +1,6 @@
 """Which small VAE to pretrain: candidate shapes trained the same way, compared on held-out audio.
 
-Each candidate is the small recipe (``configs/vae/small.yaml``) from its own random weights (seed 0),
+Each candidate is the small recipe (``configs/vae/small-pretrain.yaml``) from its own random weights (seed 0),
 trained for ``--steps`` with the project's trainer, one thread per run, the runs side by side. Every
 saved checkpoint's live weights then reconstruct 8 s from each of 8 held-out tracks
 (``configs/synth/heldout.yaml``), scored by multi-resolution STFT distance, mel L1 and SI-SDR; the
@@ -55,7 +55,7 @@ def train(work: Path, steps: int, dataset: str) -> None:
     runs = []
     for name, config in CANDIDATES.items():
         write_init(config, work / name / "init")
-        config_file = str(ROOT / "configs/vae/small.yaml")
+        config_file = str(ROOT / "configs/vae/small-pretrain.yaml")
         command = [sys.executable, "-m", "s2acc", "train-vae", "--config", config_file]
         overrides = [f"model.init={work / name / 'init'}", f"out={work / name}", f"data.dataset={dataset}"]
         overrides += [f"train.max_steps={steps}", "demo.every=0", "train.keep_checkpoints=100"]
