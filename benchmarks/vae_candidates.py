@@ -26,8 +26,8 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from benchmarks._meta import metadata  # noqa: E402
 from s2acc.config import load_config  # noqa: E402
 from s2acc.synth.corpus import SynthConfig, generate_track  # noqa: E402
-from s2acc.vae.losses import mel_l1, mrstft_loss, si_sdr  # noqa: E402
-from s2acc.vae.oobleck import FULL_CONFIG, SMALL_CONFIG, build_vae, decode, encode  # noqa: E402
+from s2acc.vae.evaluate import distances, reconstruct  # noqa: E402
+from s2acc.vae.oobleck import FULL_CONFIG, SMALL_CONFIG, build_vae  # noqa: E402
 from s2acc.vae.train import vae_state  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,10 +74,8 @@ def evaluate(config: dict, checkpoint: Path, tracks: int = 8) -> dict[str, float
     for i in range(tracks):
         audio = generate_track(corpus, i).audio[:, 5 * corpus.sample_rate : 13 * corpus.sample_rate]
         x = torch.from_numpy(audio.copy())[None]
-        y = decode(vae, encode(vae, x))[..., : x.shape[-1]]
-        totals["mrstft"] += float(mrstft_loss(y, x)) / tracks
-        totals["mel_l1"] += float(mel_l1(y, x)) / tracks
-        totals["si_sdr"] += float(si_sdr(y, x).mean()) / tracks
+        for k, v in distances(reconstruct(vae, x), x).items():
+            totals[k] += v / tracks
     return {k: round(v, 4) for k, v in totals.items()}
 
 

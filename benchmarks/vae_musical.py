@@ -31,8 +31,8 @@ from data_pipeline.separation import HARMONIC_STEM, make_separator  # noqa: E402
 from s2acc.config import load_config  # noqa: E402
 from s2acc.leadsheet import extract_leadsheet  # noqa: E402
 from s2acc.synth.corpus import SynthConfig, generate_track  # noqa: E402
-from s2acc.vae import decode, encode, open_vae  # noqa: E402
-from s2acc.vae.losses import mel_l1, mrstft_loss, si_sdr  # noqa: E402
+from s2acc.vae import open_vae  # noqa: E402
+from s2acc.vae.evaluate import distances, reconstruct  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MUSICAL = ("beat_f", "chord_majmin")
@@ -43,18 +43,6 @@ def lead_sheet_scores(audio: np.ndarray, sr: int, truth: dict, separator) -> dic
     harmonic = separator.separate(audio, sr)[HARMONIC_STEM["hpss"]]
     scores = score_track(extract_leadsheet(audio, sr, harmonic=harmonic), truth)
     return {k: float(scores[k]) for k in (*MUSICAL, "key_correct", "tempo_within_4pct")}
-
-
-@torch.no_grad()
-def reconstruct(vae, audio: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
-    x = torch.from_numpy(audio)[None]
-    y = decode(vae, encode(vae, x))[..., : x.shape[-1]]
-    distances = {
-        "mrstft": float(mrstft_loss(y, x)),
-        "mel_l1": float(mel_l1(y, x)),
-        "si_sdr": float(si_sdr(y, x).mean()),
-    }
-    return y[0].numpy(), distances
 
 
 def summarise(rows: list[dict], original: list[dict]) -> dict:
@@ -105,10 +93,12 @@ def main() -> None:
         line = f"track {i}: original " + " ".join(f"{k}={original[-1][k]:.2f}" for k in MUSICAL)
         for label, (_, vae) in vaes.items():
             t0 = time.perf_counter()
-            recon, distances = reconstruct(vae, track.audio)
+            x = torch.from_numpy(track.audio)[None]
+            y = reconstruct(vae, x)
             seconds[label] += time.perf_counter() - t0
+            recon = y[0].numpy()
             rows[label].append(
-                {**lead_sheet_scores(recon, cfg.sample_rate, track.truth, separator), **distances}
+                {**lead_sheet_scores(recon, cfg.sample_rate, track.truth, separator), **distances(y, x)}
             )
             line += f" | {label} " + " ".join(f"{k}={v:.2f}" for k, v in rows[label][-1].items())
         print(line, flush=True)

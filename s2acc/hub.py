@@ -30,8 +30,8 @@ from typing import Literal
 import yaml
 
 WEIGHTS_ENV = "S2ACC_WEIGHTS"
-BUNDLED_REGISTRY = Path(__file__).parent / "data" / "weights.yaml"
 PACKAGE_DIR = Path(__file__).parent
+BUNDLED_REGISTRY = PACKAGE_DIR / "data" / "weights.yaml"
 BUNDLE_FILES = ("model.safetensors", "config.json")  # what a training export holds
 Status = Literal["ok", "unverified", "missing", "mismatch"]
 
@@ -86,6 +86,11 @@ class WeightEntry:
         if self.kind in ("snapshot", "bundled"):
             return "."
         return self.filename or Path(self.url or self.name).name
+
+    @property
+    def folder_files(self) -> tuple[str, ...]:
+        """The files a folder entry must hold: a snapshot's listed files, a bundle's digested ones."""
+        return self.files if self.kind == "snapshot" else tuple(self.checksums)
 
 
 def cache_dir() -> Path:
@@ -153,13 +158,8 @@ class Registry:
     def status(self, name: str) -> Status:
         """ok / unverified (present, no published sha256) / missing / mismatch."""
         entry, path = self[name], self.path(name)
-        if entry.kind == "bundled":
-            if not path.is_dir() or _absent(path, tuple(entry.checksums)):
-                return "missing"
-            mismatch = any(file_sha256(path / f) != sha.lower() for f, sha in entry.checksums.items())
-            return "mismatch" if mismatch else "ok"
-        if entry.kind == "snapshot":
-            if not path.is_dir() or _absent(path, entry.files):
+        if entry.kind in ("snapshot", "bundled"):
+            if not path.is_dir() or _absent(path, entry.folder_files):
                 return "missing"
             if any(file_sha256(path / f) != sha.lower() for f, sha in entry.checksums.items()):
                 return "mismatch"
@@ -193,7 +193,7 @@ class Registry:
 
     def _missing_message(self, entry: WeightEntry, path: Path) -> str:
         if entry.kind == "bundled":
-            absent = ", ".join(_absent(path, tuple(entry.checksums)))
+            absent = ", ".join(_absent(path, entry.folder_files))
             return (
                 f"weights {entry.name!r} ({entry.description}) not found: {absent} missing from {path}. "
                 f"They ship with s2acc's source; restore them from git, or rebuild them with {entry.source}."

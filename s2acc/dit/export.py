@@ -14,15 +14,13 @@ from pathlib import Path
 from safetensors.torch import load_file
 
 from s2acc.dit.model import DiTConfig, LatentDiT
-from s2acc.hub import resolve
+from s2acc.hub import default_registry
 
 
 def export_folder(spec: str | Path) -> Path:
-    """A DiT export named by its folder, or by its weights-registry name (the bundled ``small-dit``)."""
-    path = Path(spec)
-    if path.is_dir() or len(path.parts) != 1 or not str(spec):
-        return path
-    return resolve(str(spec))
+    """A DiT export named by its folder, or by its weights-registry name (a bundled export)."""
+    registry = default_registry()
+    return registry.resolve(str(spec)) if str(spec) in registry.entries else Path(spec)
 
 
 def load_dit(spec: str | Path) -> tuple[LatentDiT, dict]:

@@ -25,17 +25,30 @@ from s2acc.vae.oobleck import decode, encode
 PROBES = {"chord": 25, "pitch_class": 13, "beat": 2}
 
 
+def distances(recon: torch.Tensor, audio: torch.Tensor) -> dict[str, float]:
+    """How far one reconstruction (1, channels, samples) is from its original."""
+    return {
+        "mrstft": float(mrstft_loss(recon, audio)),
+        "si_sdr": float(si_sdr(recon, audio).mean()),
+        "mel_l1": float(mel_l1(recon, audio)),
+    }
+
+
+@torch.no_grad()
+def reconstruct(vae, audio: torch.Tensor) -> torch.Tensor:
+    """Encode and decode (batch, channels, samples), cut back to the input's length."""
+    return decode(vae, encode(vae, audio))[..., : audio.shape[-1]]
+
+
 @torch.no_grad()
 def reconstruction_metrics(vae, dataset: CropDataset, batch_size: int = 1) -> dict[str, float]:
     totals = {"mrstft": 0.0, "si_sdr": 0.0, "mel_l1": 0.0}
     for lo in range(0, len(dataset), batch_size):
         audio = torch.stack([dataset[i]["audio"] for i in range(lo, min(lo + batch_size, len(dataset)))])
-        recon = decode(vae, encode(vae, audio))[..., : audio.shape[-1]]
+        recon = reconstruct(vae, audio)
         for i in range(len(audio)):
-            a, r = audio[i : i + 1], recon[i : i + 1]
-            totals["mrstft"] += float(mrstft_loss(r, a))
-            totals["si_sdr"] += float(si_sdr(r, a).mean())
-            totals["mel_l1"] += float(mel_l1(r, a))
+            for k, v in distances(recon[i : i + 1], audio[i : i + 1]).items():
+                totals[k] += v
     return {k: round(v / len(dataset), 5) for k, v in totals.items()}
 
 
