@@ -166,6 +166,8 @@ class Registry:
             return "ok" if entry.checksums else "unverified"
         if not path.is_file():
             return "missing"
+        if _wrong_size(entry, path):
+            return "mismatch"  # found without reading the file: a truncated download fails at once
         if not entry.sha256:
             return "unverified"
         return "ok" if file_sha256(path) == entry.sha256.lower() else "mismatch"
@@ -181,6 +183,12 @@ class Registry:
                 f"weights {name!r} at {path} fail their sha256 check (expected {entry.checksums}): the "
                 f"files changed since they were registered. Restore them from git, or rebuild them with "
                 f"{entry.source} and register the new digests in s2acc/data/weights.yaml."
+            )
+        if state == "mismatch" and _wrong_size(entry, path):
+            raise WeightsChecksumError(
+                f"weights {name!r} at {path} hold {path.stat().st_size:,} bytes where {entry.size:,} are "
+                f"expected: the download was cut short or is a different file. Delete it and run "
+                f"`s2acc weights fetch {name}`, or place the right file from {entry.source} there."
             )
         if state == "mismatch":
             raise WeightsChecksumError(
@@ -298,6 +306,12 @@ def _absent(folder: Path, files: tuple[str, ...]) -> list[str]:
             raise WeightsError(f"{folder / index} is not a safetensors index ({error})") from error
         absent += [s for s in shards if not (folder / index).parent.joinpath(s).is_file()]
     return absent
+
+
+def _wrong_size(entry: WeightEntry, path: Path) -> bool:
+    if entry.kind != "file" or entry.size is None or not path.is_file():
+        return False
+    return path.stat().st_size != entry.size
 
 
 def _hub_offline() -> bool:

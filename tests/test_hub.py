@@ -255,3 +255,22 @@ def test_bundling_an_export_copies_it_and_records_its_digests_in_the_registry_fi
     with pytest.raises(WeightsError, match="no config.json"):
         (export / "config.json").unlink()
         reg.bundle("small", export)
+
+
+def test_a_truncated_file_fails_on_its_size_before_any_hashing(tmp_path, source, monkeypatch):
+    entry = {**url_entry(source, GOOD), "size": len(PAYLOAD)}
+    reg = make_registry(tmp_path, {"toy": entry})
+    path = reg.fetch("toy")
+    assert reg.status("toy") == "ok"
+    path.write_bytes(PAYLOAD[: len(PAYLOAD) // 2])  # a download cut short
+
+    def no_hashing(p):
+        raise AssertionError("the size alone settles it")
+
+    monkeypatch.setattr("s2acc.hub.file_sha256", no_hashing)
+    assert reg.status("toy") == "mismatch"
+    with pytest.raises(WeightsChecksumError) as info:
+        reg.resolve("toy")
+    message = str(info.value)
+    assert f"{len(PAYLOAD) // 2:,} bytes" in message and f"{len(PAYLOAD):,} are expected" in message
+    assert "s2acc weights fetch toy" in message
