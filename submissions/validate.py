@@ -14,12 +14,14 @@ faults that would make the scores meaningless):
 from __future__ import annotations
 
 import csv
-import io
 import re
 import zipfile
 import zlib
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -29,6 +31,10 @@ from s2acc.rates import SAMPLE_RATE, SCORED_SECONDS
 MANIFEST = "manifest.json"
 SILENCE_PEAK = 1e-4  # -80 dBFS
 CLIP_LEVEL = 0.999
+# No entry is inflated past what a clip can be: 60 s of 44.1 kHz stereo at 64 bits a sample, plus header.
+MAX_CLIP_SECONDS = 60.0
+MAX_CLIP_BYTES = int(MAX_CLIP_SECONDS * SAMPLE_RATE * 2 * 8) + 65536
+MANIFEST_BYTES = 1 << 20
 
 
 @dataclass
@@ -64,8 +70,17 @@ def read_prompt_ids(path: str | Path) -> list[str]:
     return ids
 
 
-def _entries(package: Path, report: Report) -> dict[str, bytes] | None:
-    """name -> bytes of every file in the package; None when the package itself is unreadable."""
+@dataclass(frozen=True)
+class Entry:
+    """One file of a package: its (uncompressed, as declared) size and how to open it as a stream."""
+
+    size: int
+    open: Callable[[], BinaryIO]
+
+
+def _entries(package: Path, report: Report, stack: ExitStack) -> dict[str, Entry] | None:
+    """name -> entry of every file in the package; None when the package itself is unreadable.
+    Nothing is read here: the archive's directory is enough (the archive stays open on ``stack``)."""
     if package.is_dir():
         out = {}
         for p in sorted(package.rglob("*")):
@@ -78,48 +93,56 @@ def _entries(package: Path, report: Report) -> dict[str, bytes] | None:
             if "/" in rel:
                 report.errors.append(f"{rel}: inside a folder; the package must be flat")
                 continue
-            out[rel] = p.read_bytes()
+            out[rel] = Entry(p.stat().st_size, lambda p=p: p.open("rb"))
         return out
     try:
         archive = zipfile.ZipFile(package)
     except (zipfile.BadZipFile, OSError) as err:
         report.errors.append(f"{package}: not a readable zip file ({err})")
         return None
-    out: dict[str, bytes] = {}
-    with archive:
-        names = [i.filename for i in archive.infolist() if not i.is_dir()]
-        for name in sorted({n for n in names if names.count(n) > 1}):
-            report.errors.append(f"{name}: appears {names.count(name)} times in the zip")
-        for info in archive.infolist():
-            name = info.filename
-            parts = PurePosixPath(name.replace("\\", "/")).parts
-            if info.is_dir():
-                report.errors.append(f"{name}: a folder; the package must be flat")
-            elif name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
-                report.errors.append(f"{name}: escapes the package folder")
-            elif len(parts) != 1:
-                report.errors.append(f"{name}: inside a folder; the package must be flat")
-            elif name not in out:
-                try:
-                    out[name] = archive.read(info)
-                except (
-                    zipfile.BadZipFile,
-                    zlib.error,
-                    RuntimeError,
-                    NotImplementedError,
-                    EOFError,
-                    OSError,
-                ) as err:
-                    report.errors.append(f"{name}: cannot be extracted from the zip ({err})")
+    stack.enter_context(archive)
+    out: dict[str, Entry] = {}
+    names = [i.filename for i in archive.infolist() if not i.is_dir()]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        report.errors.append(f"{name}: appears {names.count(name)} times in the zip")
+    for info in archive.infolist():
+        name = info.filename
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if info.is_dir():
+            report.errors.append(f"{name}: a folder; the package must be flat")
+        elif name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
+            report.errors.append(f"{name}: escapes the package folder")
+        elif len(parts) != 1:
+            report.errors.append(f"{name}: inside a folder; the package must be flat")
+        elif name not in out:
+            out[name] = Entry(info.file_size, lambda info=info: archive.open(info))
     return out
 
 
-def check_audio(name: str, data: bytes, max_clipped: float) -> list[str]:
-    """Problems of one WAV file's bytes (empty list when it is fine)."""
+def too_large(name: str, size: int) -> str | None:
+    """The problem with an entry bigger than any clip can be, found before a byte of it is inflated."""
+    limit = MANIFEST_BYTES if name == MANIFEST else MAX_CLIP_BYTES
+    if size <= limit:
+        return None
+    what = "a manifest" if name == MANIFEST else f"a clip of up to {MAX_CLIP_SECONDS:g} s of 44.1 kHz stereo"
+    return f"{name}: {size / 1e6:,.1f} MB once unpacked, more than {what} can be ({limit / 1e6:,.1f} MB)"
+
+
+def check_audio(name: str, entry: Entry, max_clipped: float) -> list[str]:
+    """Problems of one WAV file (empty list when it is fine); only its header and first 10 s are read."""
+    unreadable = (sf.LibsndfileError, RuntimeError, TypeError, zipfile.BadZipFile, zlib.error, EOFError,
+                  NotImplementedError, OSError)  # fmt: skip
     try:
-        info = sf.info(io.BytesIO(data))
-    except (sf.LibsndfileError, RuntimeError, TypeError) as err:
-        return [f"{name}: not a readable audio file ({err})"]
+        with entry.open() as stream:  # whole, in chunks: a zip member's CRC is checked at its end
+            while stream.read(1 << 20):
+                pass
+    except unreadable as err:
+        return [f"{name}: cannot be read ({_reason(err)})"]
+    try:
+        with entry.open() as stream:
+            info = sf.info(stream)
+    except unreadable as err:
+        return [f"{name}: not a readable audio file ({_reason(err)})"]
     if info.format not in ("WAV", "WAVEX"):  # WAVEX: the extensible header of >16-bit files
         return [f"{name}: a {info.format} file named .wav; submit WAV"]
     problems = []
@@ -130,11 +153,12 @@ def check_audio(name: str, data: bytes, max_clipped: float) -> list[str]:
             f"{name}: {info.frames / info.samplerate:.2f} s long, must be at least {SCORED_SECONDS:g} s"
         )
     try:
-        audio, _ = sf.read(
-            io.BytesIO(data), frames=int(SCORED_SECONDS * info.samplerate), dtype="float32", always_2d=True
-        )
-    except (sf.LibsndfileError, RuntimeError) as err:
-        return problems + [f"{name}: decoding failed ({err})"]
+        with entry.open() as stream:
+            audio, _ = sf.read(
+                stream, frames=int(SCORED_SECONDS * info.samplerate), dtype="float32", always_2d=True
+            )
+    except unreadable as err:
+        return problems + [f"{name}: decoding failed ({_reason(err)})"]
     if not np.all(np.isfinite(audio)):
         return problems + [f"{name}: NaN or infinite samples in the first {SCORED_SECONDS:g} s"]
     if audio.size == 0 or np.abs(audio).max() < SILENCE_PEAK:
@@ -146,6 +170,15 @@ def check_audio(name: str, data: bytes, max_clipped: float) -> list[str]:
     return problems
 
 
+def _reason(err: BaseException) -> str:
+    """An error in the user's terms: a damaged zip member, or what the decoder said."""
+    if isinstance(err, (zipfile.BadZipFile, zlib.error, EOFError)):
+        return f"the zip holds it damaged: {err}"
+    if isinstance(err, NotImplementedError):
+        return f"packed with a method this validator cannot unpack: {err}"
+    return str(err)
+
+
 def validate(package: str | Path, prompts: str | Path, max_clipped: float = 0.001) -> Report:
     """Check ``package`` (zip or folder) against the prompt ids in ``prompts``."""
     report = Report()
@@ -154,27 +187,33 @@ def validate(package: str | Path, prompts: str | Path, max_clipped: float = 0.00
     if not package.exists():
         report.errors.append(f"{package}: does not exist")
         return report
-    entries = _entries(package, report)
-    if entries is None:
-        return report
-    expected = {f"{i}.wav": i for i in ids}
-    audio = {}
-    for name in sorted(entries):
-        if name == MANIFEST:
-            continue
-        if name in expected:
-            audio[name] = entries[name]
-        elif name.lower() in {e.lower() for e in expected}:
-            report.errors.append(f"{name}: wrong letter case; the file for that prompt must be named exactly")
-        elif name.lower().endswith(".wav"):
-            report.errors.append(f"{name}: no prompt has id {name[:-4]!r}")
-        else:
-            report.errors.append(f"{name}: not a {{id}}.wav file")
-    missing = [n for n in expected if n not in audio]
-    if missing:
-        shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
-        report.errors.append(f"missing {len(missing)} of {len(ids)} files: {shown}")
-    for name, data in audio.items():
-        report.errors += check_audio(name, data, max_clipped)
-        report.checked += 1
+    with ExitStack() as stack:
+        entries = _entries(package, report, stack)
+        if entries is None:
+            return report
+        expected = {f"{i}.wav": i for i in ids}
+        audio = {}
+        for name in sorted(entries):
+            if name == MANIFEST:
+                problem = too_large(name, entries[name].size)
+                report.errors += [problem] if problem else []
+                continue
+            if name in expected:
+                audio[name] = entries[name]
+            elif name.lower() in {e.lower() for e in expected}:
+                report.errors.append(
+                    f"{name}: wrong letter case; the file for that prompt must be named exactly"
+                )
+            elif name.lower().endswith(".wav"):
+                report.errors.append(f"{name}: no prompt has id {name[:-4]!r}")
+            else:
+                report.errors.append(f"{name}: not a {{id}}.wav file")
+        missing = [n for n in expected if n not in audio]
+        if missing:
+            shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+            report.errors.append(f"missing {len(missing)} of {len(ids)} files: {shown}")
+        for name, entry in audio.items():
+            problem = too_large(name, entry.size)
+            report.errors += [problem] if problem else check_audio(name, entry, max_clipped)
+            report.checked += 1
     return report

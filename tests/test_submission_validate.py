@@ -169,7 +169,8 @@ def test_extensible_headers_boms_corrupt_members_and_links(tmp_path, prompts):
     data[start + 2000 : start + 2010] = b"\xff" * 10  # damage one member's bytes (CRC mismatch)
     path.write_bytes(bytes(data))
     report = validate(path, prompts)
-    assert not report.ok and any("cannot be extracted" in e or "readable" in e for e in report.errors)
+    assert [e.split(" (")[0] for e in report.errors] == ["p001.wav: cannot be read"], report.errors
+    assert "the zip holds it damaged" in report.errors[0]
 
     folder = tmp_path / "linked"
     folder.mkdir()
@@ -183,3 +184,39 @@ def test_extensible_headers_boms_corrupt_members_and_links(tmp_path, prompts):
     empty.write_text("id,prompt\n")
     with pytest.raises(ValueError, match="no prompts"):
         validate(folder, empty)
+
+
+def test_a_zip_bomb_is_refused_from_its_directory_without_inflating_it(tmp_path, prompts):
+    import time
+    import tracemalloc
+
+    path = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in good_files().items():
+            z.writestr(name, data)
+        z.writestr("manifest.json", b" " * (2 << 20))
+    with (
+        zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as z,
+        z.open("p004.wav", "w", force_zip64=True) as f,
+    ):
+        block = bytes(1 << 20)
+        for _ in range(200):  # 200 MB of zeros, a few hundred kB packed
+            f.write(block)
+    with zipfile.ZipFile(path) as z:
+        assert z.getinfo("p004.wav").compress_size < 1_000_000
+    ids = tmp_path / "ids.csv"
+    ids.write_text("id,prompt\n" + "".join(f"{i},x\n" for i in [*IDS, "p004"]))
+    tracemalloc.start()
+    start = time.perf_counter()
+    report = validate(path, ids)
+    seconds = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert [e for e in report.errors if e.startswith("p004.wav")] == [
+        "p004.wav: 209.7 MB once unpacked, more than a clip of up to 60 s of 44.1 kHz stereo can be (42.4 MB)"
+    ]
+    assert any(
+        e.startswith("manifest.json: 2.1 MB once unpacked, more than a manifest") for e in report.errors
+    )
+    assert len(report.errors) == 2 and report.checked == 4  # the three good clips still pass
+    assert seconds < 5 and peak < 50 * 2**20, (seconds, peak)
