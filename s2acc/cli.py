@@ -3,7 +3,7 @@
     s2acc synth --config configs/synth/demo.yaml --out data/synth defects=0.25
     s2acc weights list | verify [NAME ...] | fetch NAME ... | fetch --all | bundle NAME EXPORT
     s2acc config show configs/synth/demo.yaml n_tracks=4
-    s2acc train-vae --config configs/vae/demo.yaml loss.distill=0
+    s2acc train-vae --config configs/vae/tiny.yaml loss.distill=0
     s2acc vae eval runs/vae-demo/export --dataset runs/demo/dataset
 
 Packages built on s2acc add subcommands through the ``s2acc.commands`` entry-point group: each entry
@@ -23,6 +23,7 @@ from s2acc import commandline
 from s2acc.audio import AudioError
 from s2acc.config import ConfigError, config_hash, config_kinds, dump_config, load_config
 from s2acc.hub import Registry, WeightsError, default_registry
+from s2acc.train.preemption import PREEMPTED_EXIT, Preempted
 
 COMMANDS_GROUP = "s2acc.commands"
 USER_ERRORS = (commandline.CommandError, ConfigError, AudioError, WeightsError, FileNotFoundError)
@@ -252,6 +253,9 @@ def main(argv: list[str] | None = None) -> int:
     except USER_ERRORS as err:
         print(f"s2acc {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Preempted as stopped:
+        print(f"s2acc {args.command}: {stopped}", file=sys.stderr)
+        return PREEMPTED_EXIT
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

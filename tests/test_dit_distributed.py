@@ -145,3 +145,65 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_weights(encoded_dataset, 
     wa, wb = weights(straight), weights(killed)
     for key in wa:
         assert torch.equal(wa[key], wb[key]), key
+
+
+def logged_steps(out: Path) -> int:
+    path = out / "metrics.jsonl"
+    return len(path.read_text().splitlines()) if path.exists() else 0
+
+
+def worker_ranks(launcher: subprocess.Popen) -> dict[int, int]:
+    """{rank: pid} of the training processes that ``accelerate launch`` started."""
+    found: dict[int, int] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            ppid = int(
+                next(line for line in status.read_text().splitlines() if line.startswith("PPid:")).split()[1]
+            )
+            environ = (status.parent / "environ").read_bytes().split(b"\0")
+        except (OSError, StopIteration, ValueError):
+            continue
+        rank = [e for e in environ if e.startswith(b"RANK=")]
+        if ppid == launcher.pid and rank:
+            found[int(rank[0][5:])] = int(status.parent.name)
+    return found
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_stop_signal_saves_at_a_step_boundary_and_the_relaunch_resumes_bitwise(
+    encoded_dataset, tmp_path, processes
+):
+    """A scheduler's SIGTERM (to one process only, with two) stops every process at the same step with
+    its resume state saved; the relaunched command ends where an uninterrupted run ends."""
+    prefix = [sys.executable, "-m", "s2acc"] if processes == 1 else [*accelerate_launch(2), "-m", "s2acc"]
+    batch = 4 // processes
+    straight = tmp_path / "straight"
+    run([*prefix, *args(encoded_dataset, straight, batch=batch, steps=40, save_every=1000)])
+    stopped = tmp_path / "stopped"
+    command = [*prefix, *args(encoded_dataset, stopped, batch=batch, steps=40, save_every=1000)]
+    proc = subprocess.Popen(command, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while logged_steps(stopped) < 3 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    if processes == 1:
+        proc.send_signal(signal.SIGTERM)
+    else:
+        ranks = worker_ranks(proc)
+        assert sorted(ranks) == [0, 1], ranks
+        os.kill(ranks[1], signal.SIGTERM)  # only rank 1 hears it; rank 0 learns it at the same step
+    _, err = proc.communicate(timeout=300)
+    done = sorted((stopped / "checkpoints").glob("step-*/.complete"))
+    assert len(done) == 1 and not (stopped / "export").exists(), err[-2000:]
+    step = int(done[0].parent.name[5:])
+    assert 3 <= step < 40
+    if processes == 1:
+        assert proc.returncode == 75, err[-2000:]  # PREEMPTED_EXIT: a requeue script tells it from a crash
+        assert f"stopped on SIGTERM at step {step}, resume state saved in" in err
+    else:  # each worker exits 75; the launcher reports a failed worker
+        assert proc.returncode != 0 and f"at step {step}, resume state saved in" in err, err[-2000:]
+        assert "stopped on SIGTERM" in err and "stopped on a signal to another process" in err
+    run(command)
+    assert logged_steps(stopped) == 40
+    wa, wb = weights(straight), weights(stopped)
+    for key in wa:
+        assert torch.equal(wa[key], wb[key]), key

@@ -108,6 +108,42 @@ def test_export_writes_the_ema_weights_and_config(tmp_path):
         Trainer(config(batch_size=64), model(), mse, data(), tmp_path / "f", progress_bar=False)
 
 
+def test_checkpoints_rotate_to_the_last_few(tmp_path):
+    trainer = Trainer(config(max_steps=12, save_every=2, keep_checkpoints=3), model(), mse, data(),
+                      tmp_path / "r", progress_bar=False)  # fmt: skip
+    trainer.train()
+    assert [p.name for p in trainer.complete_checkpoints()] == [
+        "step-00000008",
+        "step-00000010",
+        "step-00000012",
+    ]
+    assert sorted(p.name for p in trainer.checkpoint_dir.iterdir()) == [
+        "step-00000008",
+        "step-00000010",
+        "step-00000012",
+    ]
+
+
+def test_a_killed_export_leaves_the_previous_export_whole(tmp_path, monkeypatch):
+    trainer = Trainer(config(max_steps=4), model(), mse, data(), tmp_path / "x", progress_bar=False)
+    trainer.train()
+    folder = trainer.export()
+    before = (folder / "model.safetensors").read_bytes()
+
+    def killed(tensors, path, *a, **k):  # the process dies halfway through writing the weights
+        with open(path, "wb") as f:
+            f.write(b"\0" * 100)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("safetensors.torch.save_file", killed)
+    trainer.progress.step = 99
+    with pytest.raises(KeyboardInterrupt):
+        trainer.export()
+    assert (folder / "model.safetensors").read_bytes() == before
+    assert json.loads((folder / "config.json").read_text())["train_step"] == 4
+    load_file(folder / "model.safetensors")  # still a whole, loadable file
+
+
 @pytest.mark.slow
 def test_two_processes_match_one_with_the_same_global_batch(tmp_path):
     import os

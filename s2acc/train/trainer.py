@@ -17,6 +17,11 @@ the item and the epoch, not of the global random state: a loader reads one batch
 draws made while loading shift across a checkpoint. Models may use the global state freely (dropout,
 diffusion noise), which is checkpointed.
 
+A stop signal from a batch scheduler (SIGTERM, SIGUSR1) saves the resume state at the next step
+boundary on every process and raises :class:`~s2acc.train.preemption.Preempted` (see that module).
+Checkpoints rotate (``keep_checkpoints``), and the export is written under temporary names and renamed,
+so a killed export never leaves a partial ``model.safetensors``.
+
 A non-finite loss on any process skips that optimiser step on every process (they agree through a
 gather, so DDP never waits on a missing all-reduce) and is logged; ``max_bad_steps`` in a row stop
 the run with an error naming the step.
@@ -40,6 +45,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from s2acc.train.allocator import keep_freed_memory
 from s2acc.train.ema import EMA
+from s2acc.train.preemption import Preempted, StopRequests
 
 
 @dataclass
@@ -239,9 +245,13 @@ class Trainer:
         if self.accelerator.is_main_process:
             folder.mkdir(parents=True, exist_ok=True)
             state = self.export_state(dict(self.ema.shadow))
-            save_file({k: v.contiguous() for k, v in state.items()}, str(folder / "model.safetensors"))
             meta = {**self.export_config, "train_step": self.progress.step, "ema_decay": self.cfg.ema_decay}
-            (folder / "config.json").write_text(json.dumps(meta, indent=1, default=str))
+            weights, config = folder / ".model.safetensors.tmp", folder / ".config.json.tmp"
+            save_file({k: v.contiguous() for k, v in state.items()}, str(weights))
+            config.write_text(json.dumps(meta, indent=1, default=str))
+            # the config first: weights beside a stale config would fail a strict load, not load wrongly
+            config.replace(folder / "config.json")
+            weights.replace(folder / "model.safetensors")
         self.accelerator.wait_for_everyone()
         return folder
 
@@ -261,6 +271,11 @@ class Trainer:
     def unwrapped(self) -> nn.Module:
         return self.accelerator.unwrap_model(self.model)
 
+    def _stop_agreed(self, stop: StopRequests) -> bool:
+        """Whether any process received a stop signal (all learn it at the same step)."""
+        flag = torch.tensor([float(stop.received is not None)], device=self.accelerator.device)
+        return bool(self.accelerator.gather(flag).max() > 0)
+
     def _all_finite(self, loss: torch.Tensor) -> bool:
         flag = torch.tensor([float(torch.isfinite(loss).all())], device=self.accelerator.device)
         return bool(self.accelerator.gather(flag).min() > 0)
@@ -275,6 +290,15 @@ class Trainer:
         self.resume()
         bar = tqdm(total=cfg.max_steps, initial=p.step, desc="train", disable=not self.show_progress)
         batches = self._batches()
+        with StopRequests() as stop:
+            self._loop(end, batches, bar, stop)
+        bar.close()
+        if cfg.tracker != "none":
+            acc.end_training()
+        return p
+
+    def _loop(self, end: int, batches: Iterator[Any], bar, stop: StopRequests) -> None:
+        cfg, acc, p = self.cfg, self.accelerator, self.progress
         bad = False  # a micro-batch of this optimiser step had a non-finite loss on some process
         while p.step < end:
             with acc.accumulate(self.model):
@@ -294,12 +318,13 @@ class Trainer:
             bad = False
             for callback in self.callbacks:
                 callback(self)
-            if p.step % cfg.save_every == 0 or p.step == end:
+            saved = p.step % cfg.save_every == 0 or p.step == end
+            if saved:
                 self.save()
-        bar.close()
-        if cfg.tracker != "none":
-            acc.end_training()
-        return p
+            if p.step < end and self._stop_agreed(stop):
+                path = self.latest_checkpoint() if saved else self.save()
+                bar.close()
+                raise Preempted(stop.received or "a signal to another process", p.step, str(path))
 
     def _batches(self) -> Iterator[Any]:
         """Batches epoch after epoch from where the progress stands: a resumed run skips the batches of
