@@ -25,9 +25,9 @@ import torch
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 from benchmarks._meta import metadata  # noqa: E402
-from benchmarks._stats import bootstrap_interval, ratio_of_means  # noqa: E402
 from benchmarks.leadsheet_accuracy import score_track  # noqa: E402
 from data_pipeline.separation import HARMONIC_STEM, make_separator  # noqa: E402
+from eval.intervals import bootstrap_interval, ratio_of_means  # noqa: E402
 from s2acc.config import load_config  # noqa: E402
 from s2acc.leadsheet import extract_leadsheet  # noqa: E402
 from s2acc.synth.corpus import SynthConfig, generate_track  # noqa: E402

@@ -40,3 +40,11 @@ def adherence(audio: np.ndarray, sr: int, tempo: float, key: str) -> dict[str, f
         "tempo_agrees": tempo_agrees(heard["tempo"], tempo),
         "mode_agrees": mode_of(heard["key"]) == mode_of(key) != "",
     }
+
+
+def adherence_table(clips: list[np.ndarray], sr: int, tempos, keys) -> list[dict]:
+    """Per clip: what its analysis hears and whether it follows its prompt's tempo and mode."""
+    return [
+        adherence(clip, sr, float(tempo), str(key))
+        for clip, tempo, key in zip(clips, tempos, keys, strict=True)
+    ]

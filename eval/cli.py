@@ -11,15 +11,25 @@ from s2acc.rates import SCORED_SECONDS
 
 
 def _prompts(args: argparse.Namespace) -> int:
-    """write ATTM-style benchmark prompts
+    """write ATTM-style benchmark prompts, or prompts from a corpus's captions
 
-    Caption-like prompts from (genre, instrument, mood) triplets of the MTG-Jamendo vocabulary, drawn by
-    tag frequency; the triplet is kept as columns.
+    Without --corpus: caption-like prompts from (genre, instrument, mood) triplets of the MTG-Jamendo
+    vocabulary, drawn by tag frequency; the triplet is kept as columns. With --corpus: one prompt per
+    track of a corpus written by s2acc synth (use one never trained on), its caption as the prompt and
+    its tempo and key as columns, so eval run measures whether clips follow them.
     """
-    from eval.prompts import benchmark_prompts, write_prompts_csv
+    from eval.prompts import benchmark_prompts, corpus_prompts, write_prompts_csv
 
-    path = write_prompts_csv(benchmark_prompts(args.n, args.seed), args.out)
-    print(f"wrote {args.n} prompts to {path}")
+    try:
+        rows = (
+            corpus_prompts(args.corpus, args.n)
+            if args.corpus
+            else benchmark_prompts(args.n or 100, args.seed)
+        )
+    except ValueError as err:
+        raise commandline.CommandError(str(err)) from None
+    path = write_prompts_csv(rows, args.out)
+    print(f"wrote {len(rows)} prompts to {path}")
     return 0
 
 
@@ -128,7 +138,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     commandline.add_quiet(run, "no progress bars")
     commandline.add_overrides(run, "e.g. checkpoint=runs/dit/export reference=ref.npz")
     pr = commandline.add_command(esub, "prompts", _prompts)
-    pr.add_argument("--n", type=int, default=100, help="number of prompts (default 100)")
+    pr.add_argument(
+        "--n", type=int, default=None, help="number of prompts (default 100; with --corpus, every track)"
+    )
+    pr.add_argument("--corpus", type=Path, help="a corpus folder of s2acc synth: prompts from its captions")
     pr.add_argument("--seed", type=int, default=0)
     pr.add_argument(
         "--out", type=Path, default=Path("prompts.csv"), help="CSV to write (default prompts.csv)"

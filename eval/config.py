@@ -97,6 +97,7 @@ class MetricsSection:
     clap_score: str = "auto"  # auto (when the CLAP weights are present) | on | off
     ccs: str = "auto"  # auto (when the judge's weights are present) | on | off
     ccs_judge: str = "qwen3-omni-30b-a3b-instruct"  # the organisers' | qwen2-audio-7b-instruct (7B)
+    adherence: str = "auto"  # auto (when the prompts carry tempo and key columns) | off
     bootstrap: int = 1000  # FAD resamples over prompts for its interval
     seed: int = 0
 

@@ -92,3 +92,39 @@ def write_prompts_csv(rows: list[dict[str, str]], path: str | Path) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def corpus_prompts(corpus: str | Path, n: int | None = None) -> list[dict[str, str]]:
+    """Prompts from a synthesised corpus's own captions (``truth.parquet``), one per original track
+    (damaged copies are left out), carrying the tempo, key, genre, instruments and mood each caption
+    states, so a generated clip's adherence to them can be measured. ``n`` keeps the first n tracks."""
+    import pandas as pd
+
+    path = Path(corpus) / "truth.parquet"
+    if not path.is_file():
+        raise ValueError(f"{path} is missing: {corpus} is not a corpus written by s2acc synth")
+    truth = pd.read_parquet(path)
+    missing = [c for c in ("track_id", "caption", "tempo", "key", "defect") if c not in truth.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}")
+    originals = truth[truth["defect"].fillna("") == ""].sort_values("track_id")
+    if n is not None:
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        originals = originals.head(n)
+
+    def words(value) -> str:
+        return value if isinstance(value, str) else ", ".join(str(v) for v in value)
+
+    return [
+        {
+            "id": str(row.track_id),
+            "prompt": str(row.caption),
+            "tempo": f"{float(row.tempo):.1f}",
+            "key": str(row.key),
+            "genre": words(row.genre),
+            "instrument": words(row.instrument),
+            "mood": words(row.mood),
+        }
+        for row in originals.itertuples()
+    ]

@@ -110,8 +110,21 @@ def _listening(out: Path, table: pd.DataFrame, clips_dir: Path) -> list[dict]:
         fig.savefig(png, dpi=72)
         plt.close(fig)
         ogg = write_audio(folder / f"{row.id}.ogg", audio, sr, compression=LISTEN_COMPRESSION)
-        items.append({"id": str(row.id), "prompt": str(row.prompt), "png": png, "ogg": ogg})
+        items.append(
+            {"id": str(row.id), "prompt": str(row.prompt), "heard": heard(row), "png": png, "ogg": ogg}
+        )
     return items
+
+
+def heard(row) -> str:
+    """What the analysis heard in a clip against what its prompt asked for (empty without adherence)."""
+    if not hasattr(row, "heard_tempo"):
+        return ""
+    mark = {True: "as prompted", False: "not as prompted"}
+    return (
+        f"heard {row.heard_tempo:.0f} BPM (prompted {float(row.tempo):.0f}: {mark[bool(row.tempo_agrees)]}), "
+        f"{row.heard_key} (prompted {row.key}: mode {mark[bool(row.mode_agrees)]})"
+    )
 
 
 def summary_rows(metrics: dict) -> list[tuple[str, str, str]]:
@@ -122,7 +135,28 @@ def summary_rows(metrics: dict) -> list[tuple[str, str, str]]:
         (f"FAD ({f['embedder']})", _fmt(f["value"]), interval),
         ("CLAP score", _fmt(metrics["clap_score"]["value"]), metrics["clap_score"].get("unavailable", "")),
         ("CCS", _fmt(metrics["ccs"]["value"]), metrics["ccs"].get("unavailable", "")),
+        *adherence_rows(metrics),
     ]
+
+
+def adherence_rows(metrics: dict) -> list[tuple[str, str, str]]:
+    """Tempo and mode accuracy, when the prompts carried tempo and key."""
+    rows = []
+    for name, label in (
+        ("tempo_accuracy", "tempo within 8% (x0.5, x1, x2)"),
+        ("mode_accuracy", "mode as prompted"),
+    ):
+        a = metrics.get("adherence", {}).get(name)
+        if a and a["value"] is not None:
+            low, high = a["interval_95"]
+            rows.append(
+                (
+                    label,
+                    f"{a['value']:.2f}",
+                    f"{a['clips']} clips, 95% bootstrap interval [{low:.2f}, {high:.2f}]",
+                )
+            )
+    return rows
 
 
 def write_reports(out: Path, metrics: dict, table: pd.DataFrame, clips_dir: Path) -> tuple[Path, Path]:
@@ -152,6 +186,7 @@ def write_reports(out: Path, metrics: dict, table: pd.DataFrame, clips_dir: Path
     for c in clips:
         rel = f"clips/{c['id']}"
         md += [f"**{c['id']}**: {c['prompt']} ([audio]({rel}.ogg))", ""]
+        md += [f"*{c['heard']}*", ""] if c["heard"] else []
         md += [f"![spectrogram of {c['id']}]({rel}.png)", ""]
     md += ["## Provenance", "", "| | |", "|---|---|"] + [f"| {k} | `{v}` |" for k, v in provenance.items()]
     md_path = out / "report.md"
@@ -187,6 +222,7 @@ def write_reports(out: Path, metrics: dict, table: pd.DataFrame, clips_dir: Path
     for c in clips:
         body += [
             f"<div class='clip'><p><b>{esc(c['id'])}</b>: {esc(c['prompt'])}</p>",
+            f"<p><i>{esc(c['heard'])}</i></p>" if c["heard"] else "",
             f"<audio controls preload='none' src='{ogg(c['ogg'])}'></audio>",
             f"<img alt='spectrogram of {esc(c['id'])}' src='{img(c['png'])}'></div>",
         ]

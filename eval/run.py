@@ -41,7 +41,10 @@ def load_prompts(cfg: EvalConfig, out: Path) -> pd.DataFrame:
         return read_prompts(
             write_prompts_csv(benchmark_prompts(cfg.n_prompts, cfg.prompts_seed), out / "prompts.csv")
         )
-    table = read_prompts(cfg.prompts)
+    try:
+        table = read_prompts(cfg.prompts)
+    except ValueError as err:
+        raise ConfigError(f"prompts: {err}") from None
     table.to_csv(out / "prompts.csv", index=False)  # the run keeps the prompts it scored
     return table
 
@@ -178,6 +181,22 @@ def run_eval(cfg: EvalConfig, progress: bool = True) -> dict:
         metrics["ccs"] = {
             "value": None,
             "unavailable": f"the judge's weights ({m.ccs_judge}) are not present",
+        }
+
+    if m.adherence != "off" and {"tempo", "key"} <= set(table.columns):
+        from eval.adherence import adherence_table
+        from eval.intervals import share
+
+        heard = pd.DataFrame(adherence_table(clips, SAMPLE_RATE, table["tempo"], table["key"]))
+        table = table.assign(
+            heard_tempo=heard["tempo"].round(1).to_numpy(),
+            heard_key=heard["key"].to_numpy(),
+            tempo_agrees=heard["tempo_agrees"].to_numpy(),
+            mode_agrees=heard["mode_agrees"].to_numpy(),
+        )
+        metrics["adherence"] = {
+            "tempo_accuracy": share(table["tempo_agrees"], seed=m.seed),
+            "mode_accuracy": share(table["mode_agrees"], seed=m.seed),
         }
 
     from s2acc.environment import git_commit

@@ -48,12 +48,8 @@ def clap_model(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def graded_dataset(tmp_path_factory):
-    """A finished dataset folder (the real pipeline, offline backends) from three short synthetic
-    tracks: what the VAE's training, evaluation and encode stage read."""
-    from data_pipeline.config import DataConfig
-    from data_pipeline.pipeline import run_pipeline
-    from s2acc.config import from_dict
+def synth_corpus(tmp_path_factory):
+    """Three short synthetic tracks (WAV, no defects) with their truth and captions."""
     from s2acc.synth.corpus import SynthConfig, generate_corpus
 
     corpus = tmp_path_factory.mktemp("vae_corpus")
@@ -63,6 +59,18 @@ def graded_dataset(tmp_path_factory):
         progress=False,
         workers=1,
     )
+    return corpus
+
+
+@pytest.fixture(scope="session")
+def graded_dataset(synth_corpus, tmp_path_factory):
+    """A finished dataset folder (the real pipeline, offline backends) from three short synthetic
+    tracks: what the VAE's training, evaluation and encode stage read."""
+    from data_pipeline.config import DataConfig
+    from data_pipeline.pipeline import run_pipeline
+    from s2acc.config import from_dict
+
+    corpus = synth_corpus
     out = tmp_path_factory.mktemp("vae_dataset")
     cfg = {
         "out": str(out),

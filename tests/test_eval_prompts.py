@@ -7,7 +7,7 @@ import csv
 import pytest
 
 from eval.ccs import Concept, concepts_for, extract_concepts
-from eval.prompts import benchmark_prompts, write_prompts_csv
+from eval.prompts import benchmark_prompts, corpus_prompts, write_prompts_csv
 from s2acc.tags import vocabulary
 
 
@@ -31,3 +31,25 @@ def test_prompts_are_deterministic_short_and_keep_their_triplet(tmp_path):
     assert concepts_for(back[0])[0] == Concept("genre", rows[0]["genre"])
     with pytest.raises(ValueError):
         benchmark_prompts(0)
+
+
+def test_corpus_prompts_carry_each_original_tracks_caption_tempo_and_key(synth_corpus, tmp_path):
+    import pandas as pd
+
+    truth = pd.read_parquet(synth_corpus / "truth.parquet")
+    rows = corpus_prompts(synth_corpus)
+    assert [r["id"] for r in rows] == [str(t) for t in sorted(truth["track_id"])]
+    first = truth.sort_values("track_id").iloc[0]
+    assert rows[0]["prompt"] == first["caption"] and float(rows[0]["tempo"]) == pytest.approx(
+        first["tempo"], abs=0.05
+    )
+    assert rows[0]["key"] == first["key"] and rows[0]["instrument"] == ", ".join(first["instrument"])
+    assert len(corpus_prompts(synth_corpus, n=2)) == 2
+    # a damaged copy is not a prompt: its caption describes the original
+    damaged = truth.iloc[[0]].assign(track_id=truth["track_id"].max() + 1, defect="clipping")
+    copy = tmp_path / "corpus"
+    copy.mkdir()
+    pd.concat([truth, damaged]).to_parquet(copy / "truth.parquet")
+    assert len(corpus_prompts(copy)) == len(truth)
+    with pytest.raises(ValueError, match="truth.parquet"):
+        corpus_prompts(tmp_path / "nowhere")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from s2acc.audio import write_audio
@@ -44,8 +45,8 @@ def reference(tmp_path_factory) -> Path:
 def test_eval_run_scores_reports_and_reuses_its_work(dit_export, reference, tmp_path, capsys):
     out = tmp_path / "eval"
     args = ["eval", "run", "--config", str(ROOT / "configs/eval/demo.yaml"), "--quiet", f"out={out}",
-            f"checkpoint={dit_export}", f"reference={reference}", "n_prompts=3", "generation.steps=2",
-            "generation.seconds=10", "metrics.bootstrap=50", "vae=tiny"]  # fmt: skip
+            f"checkpoint={dit_export}", f"reference={reference}", "prompts=", "n_prompts=3",
+            "generation.steps=2", "generation.seconds=10", "metrics.bootstrap=50", "vae=tiny"]  # fmt: skip
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "FAD[mel-stats]" in printed and "clap_score = unavailable" in printed
@@ -71,9 +72,33 @@ def test_eval_run_scores_reports_and_reuses_its_work(dit_export, reference, tmp_
     )
 
 
-def test_eval_run_refuses_a_missing_checkpoint_or_reference(tmp_path, reference):
-    base = ["eval", "run", "--config", str(ROOT / "configs/eval/demo.yaml"), f"out={tmp_path / 'e'}"]
+@pytest.mark.slow
+def test_eval_run_measures_adherence_to_corpus_prompts(dit_export, synth_corpus, tmp_path, capsys):
+    prompts = tmp_path / "prompts.csv"
+    assert main(["eval", "prompts", "--corpus", str(synth_corpus), "--n", "2", "--out", str(prompts)]) == 0
+    out = tmp_path / "eval"
+    args = ["eval", "run", "--config", str(ROOT / "configs/eval/demo.yaml"), "--quiet", f"out={out}",
+            f"checkpoint={dit_export}", f"reference={synth_corpus}", f"prompts={prompts}",
+            "generation.steps=2", "metrics.bootstrap=20", "vae=tiny"]  # fmt: skip
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for name in ("tempo_accuracy", "mode_accuracy"):
+        a = metrics["adherence"][name]
+        assert a["clips"] == 2 and 0 <= a["interval_95"][0] <= a["value"] <= a["interval_95"][1] <= 1
+    table = pd.read_csv(out / "per_prompt.csv")
+    assert {"tempo", "key", "heard_tempo", "heard_key", "tempo_agrees", "mode_agrees"} <= set(table.columns)
+    assert (table["heard_tempo"] > 0).all()
+    html = (out / "report.html").read_text()
+    assert html.count("heard ") == 2 and "tempo within 8%" in html
+
+
+def test_eval_run_refuses_a_missing_checkpoint_prompts_or_reference(tmp_path, reference, capsys):
+    config = str(ROOT / "configs/eval/demo.yaml")
+    base = ["eval", "run", "--config", config, f"out={tmp_path / 'e'}", "prompts="]
     assert main([*base, f"checkpoint={tmp_path}", f"reference={reference}"]) == 2
+    missing = tmp_path / "missing.csv"
+    assert main([*base, f"prompts={missing}", f"checkpoint={tmp_path}", f"reference={reference}"]) == 2
+    assert "missing.csv" in capsys.readouterr().err
 
 
 @pytest.mark.slow
