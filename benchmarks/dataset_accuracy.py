@@ -27,7 +27,7 @@ import pandas as pd
 # data_pipeline package: put the project root there instead.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 from benchmarks._meta import metadata  # noqa: E402
-from data_pipeline.config import DataConfig  # noqa: E402
+from data_pipeline.config import DataConfig, synth_corpus_inputs  # noqa: E402
 from data_pipeline.consistency import claims  # noqa: E402
 from data_pipeline.pipeline import run_pipeline  # noqa: E402
 from s2acc.config import load_config  # noqa: E402
@@ -84,9 +84,7 @@ def main() -> None:
         args.config,
         [
             f"out={out}",
-            f"input.root={corpus}",
-            f"input.tags_table={corpus / 'truth.parquet'}",
-            f"input.reference_captions={corpus / 'captions.json'}",
+            *synth_corpus_inputs(corpus),
         ],
     )
     run_pipeline(cfg, progress=True)

@@ -8,6 +8,7 @@ captioning and grading but never separation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 from s2acc.audio import AUDIO_SUFFIXES
@@ -85,10 +86,15 @@ class EncodeConfig:
     vae: str = ""  # an export of s2acc train-vae, a registry name (stable-audio-open-vae), or tiny/full
     dtype: str = "float16"  # latent shards' storage type: float16 | float32
     chunk_frames: int = 256  # long segments are coded in chunks of this many latent frames (seamless)
+    # all: every graded segment (DiT pretraining); selected: only the kept top fraction, for a run that
+    # only fine-tunes (SFT) from a pretrain export and need not pay for coding the other 80%
+    segments: str = "all"
 
     def __post_init__(self) -> None:
         if self.dtype not in ("float16", "float32"):
             raise ConfigError(f"encode.dtype must be float16 or float32, got {self.dtype!r}")
+        if self.segments not in ("all", "selected"):
+            raise ConfigError(f"encode.segments must be all or selected, got {self.segments!r}")
 
 
 @dataclass
@@ -119,3 +125,14 @@ class DataConfig:
             raise ConfigError("need 0 < segment.min_seconds <= segment.max_seconds")
         if self.flush_every < 1:
             raise ConfigError(f"flush_every must be >= 1, got {self.flush_every}")
+
+
+def synth_corpus_inputs(corpus: str | Path) -> list[str]:
+    """The input overrides that point a data config at a corpus written by ``s2acc synth`` (its audio,
+    its tags table and its track captions)."""
+    corpus = Path(corpus)
+    return [
+        f"input.root={corpus}",
+        f"input.tags_table={corpus / 'truth.parquet'}",
+        f"input.reference_captions={corpus / 'captions.json'}",
+    ]

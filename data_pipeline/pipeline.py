@@ -61,8 +61,15 @@ def stage_hashes(cfg: DataConfig) -> dict[str, str]:
                 **section,
                 "tags": [cfg.input.tags_tsv, cfg.input.tags_table, cfg.input.reference_captions],
             }
-        if stage == "encode":  # the selection does not change what is encoded; the VAE's weights do
-            hashes[stage] = stage_hash(stage, section, hashes["grade"], vae_fingerprint(cfg.encode.vae))
+        if stage == "encode":
+            # The VAE's weights change what is encoded; the selection does only when just the selected
+            # segments are encoded.
+            if cfg.encode.segments == "all":
+                section.pop("segments")
+                upstream = hashes["grade"]
+            else:
+                upstream = hashes["select"]
+            hashes[stage] = stage_hash(stage, section, upstream, vae_fingerprint(cfg.encode.vae))
         else:
             hashes[stage] = previous = stage_hash(stage, section, previous)
     return hashes
@@ -70,10 +77,14 @@ def stage_hashes(cfg: DataConfig) -> dict[str, str]:
 
 def vae_fingerprint(spec: str) -> list:
     """Names, sizes and modification times of a VAE folder's files: a retrained export at the same
-    path gets a new encode hash."""
+    path gets a new encode hash. A registry name stands with its recorded digests, so a re-bundled or
+    re-pinned model gets one too."""
     folder = Path(spec)
     if not folder.is_dir():
-        return [spec]
+        from s2acc.hub import default_registry
+
+        entry = default_registry().entries.get(spec)
+        return [spec] if entry is None else [spec, entry.sha256, sorted(entry.checksums.items())]
     return sorted(
         (str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns)
         for p in folder.rglob("*")
@@ -213,8 +224,11 @@ class Pipeline:
         self.ctx.barrier()  # select (main process only) writes dataset.parquet
         if "ingest" not in self.tables:
             self.tables["ingest"] = self._load("ingest")
-        self.tables["dataset"] = self._load("dataset")
-        items = sorted(set(self.tables["dataset"]["track_id"].astype(str)))
+        dataset = self._load("dataset")
+        if self.cfg.encode.segments == "selected":
+            dataset = dataset[dataset["selected"]]
+        self.tables["dataset"] = dataset
+        items = sorted(set(dataset["track_id"].astype(str)))
         self.tables["encode"] = self._run("encode", items, steps.encode, ROW_KEY["encode"])
         if self.ctx.is_main:
             stats = latent_stats(self.out, self.tables["encode"], self.tables["dataset"], self.cfg.encode.vae)
