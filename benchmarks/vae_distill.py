@@ -58,7 +58,7 @@ def train_run(args: argparse.Namespace, name: str, record: dict, settings: list[
         return work / "export", done["seconds"], done.get("resumed", False)
     cfg = load_config(
         VAETrainConfig,
-        ROOT / "configs/vae/demo.yaml",
+        ROOT / "configs/vae/tiny.yaml",
         [
             f"out={work}",
             f"data.dataset={args.dataset}",
@@ -157,7 +157,7 @@ def main() -> None:
 
     if args.train_only:
         return
-    cfg = load_config(VAETrainConfig, ROOT / "configs/vae/demo.yaml", args.overrides)  # what every run shares
+    cfg = load_config(VAETrainConfig, ROOT / "configs/vae/tiny.yaml", args.overrides)  # what every run shares
     base = runs["baseline"]
     against_baseline = {}
     for name, run in runs.items():
@@ -177,7 +177,7 @@ def main() -> None:
     result = {
         **metadata(),
         "setup": {
-            "config": "configs/vae/demo.yaml",
+            "config": "configs/vae/tiny.yaml",
             "dataset": str(
                 args.dataset.relative_to(ROOT) if args.dataset.is_relative_to(ROOT) else args.dataset
             ),

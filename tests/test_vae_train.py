@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def run_config(dataset: Path, out: Path, *extra: str) -> VAETrainConfig:
     return load_config(
         VAETrainConfig,
-        ROOT / "configs/vae/demo.yaml",
+        ROOT / "configs/vae/tiny.yaml",
         [
             f"out={out}",
             f"data.dataset={dataset}",
@@ -43,7 +43,7 @@ def test_the_shipped_configs_load():
         pretraining = path.stem.endswith("-pretrain")  # reconstruction only, what fine-tuning starts from
         assert (cfg.loss.distill > 0) != pretraining and cfg.data.crop_seconds > 0, path
     with pytest.raises(ConfigError, match="distill_mode"):
-        load_config(VAETrainConfig, ROOT / "configs/vae/demo.yaml", ["loss.distill_mode=sideways"])
+        load_config(VAETrainConfig, ROOT / "configs/vae/tiny.yaml", ["loss.distill_mode=sideways"])
 
 
 def test_generator_terms_never_reach_the_discriminator(graded_dataset):
@@ -118,7 +118,7 @@ def test_the_train_vae_command_trains_and_exports(graded_dataset, tmp_path, caps
     args = [
         "train-vae",
         "--config",
-        str(ROOT / "configs/vae/demo.yaml"),
+        str(ROOT / "configs/vae/tiny.yaml"),
         "--quiet",
         f"out={out}",
         f"data.dataset={graded_dataset}",
@@ -133,5 +133,5 @@ def test_the_train_vae_command_trains_and_exports(graded_dataset, tmp_path, caps
     assert load_vae(out / "export").config.decoder_input_channels == 16
     assert (out / "config.yaml").exists()
     assert (
-        main(["train-vae", "--config", str(ROOT / "configs/vae/demo.yaml"), "data.dataset=/nonexistent"]) == 2
+        main(["train-vae", "--config", str(ROOT / "configs/vae/tiny.yaml"), "data.dataset=/nonexistent"]) == 2
     )
