@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from data_pipeline.config import STAGES, DataConfig
@@ -28,6 +29,15 @@ def _run(args: argparse.Namespace) -> int:
 
         failures = pd.read_parquet(out / "failures.parquet")
         summary = f"dataset in {out} [config {config_hash(cfg)}]; {len(failures)} failed items"
+        timings = json.loads((out / "timings.json").read_text()) if (out / "timings.json").exists() else {}
+        if "files_seen" in timings.get("ingest", {}):
+            seen, metadata = timings["ingest"]["files_seen"], timings["ingest"]["metadata_files"]
+            ingested = len(pd.read_parquet(out / "ingest.parquet"))
+            refused = int((failures["stage"] == "ingest").sum())
+            summary += (
+                f"; {seen} files under input.root: {ingested} tracks ingested, {refused} refused at ingest "
+                f"(failures.parquet), {metadata} metadata"
+            )
         if (out / "dataset.parquet").exists():
             ds = pd.read_parquet(out / "dataset.parquet")
             summary += f"; {int(ds['selected'].sum())} of {len(ds)} segments selected"

@@ -24,6 +24,9 @@ DEFAULT_STAGES = STAGES[:-1]
 class InputConfig:
     root: str = "data/synth"  # audio folder: the MTG-Jamendo layout or any tree of audio files
     extensions: list[str] = field(default_factory=lambda: list(AUDIO_SUFFIXES))
+    # any: every audio file is a track (MTG-Jamendo names by their id, others by their path);
+    # jamendo: a name outside {NN}/{id}_instrumental.{ext} is refused, naming the pattern
+    layout: str = "any"
     reference_captions: str = ""  # optional: the official reference captions JSON
     tags_tsv: str = ""  # optional: an MTG-Jamendo TSV (TRACK_ID ... TAGS) giving each track's tags
     tags_table: str = ""  # optional: parquet/CSV with track_id and genre/instrument/mood list columns
@@ -32,6 +35,14 @@ class InputConfig:
     min_sample_rate: int = 22050  # below this a track cannot supply 44.1 kHz training audio
     max_channels: int = 2
     sample_rate: int = SAMPLE_RATE  # everything downstream works at this rate
+
+    def __post_init__(self) -> None:
+        if self.layout not in ("any", "jamendo"):
+            raise ConfigError(f"input.layout must be any or jamendo, got {self.layout!r}")
+
+    def metadata_files(self) -> list[str]:
+        """The files this config reads as metadata (they may sit under the audio root)."""
+        return [p for p in (self.reference_captions, self.tags_tsv, self.tags_table) if p]
 
 
 @dataclass

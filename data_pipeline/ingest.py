@@ -10,7 +10,7 @@ import pandas as pd
 
 from data_pipeline.config import InputConfig
 from data_pipeline.runner import ItemError
-from data_pipeline.tracks import track_id_for
+from data_pipeline.tracks import jamendo_layout, track_id_for
 from s2acc.audio import AudioError, check_audio, info, read_audio
 
 SILENCE_PEAK = 1e-4  # a track whose peak is below this (-80 dBFS) carries no music
@@ -34,6 +34,16 @@ def probe(root: Path, relpath: str, cfg: InputConfig) -> dict:
         raise ItemError(f"{relpath}: is a directory, not an audio file")
     if not path.is_file():
         raise ItemError(f"{relpath}: not a regular file")
+    if path.suffix.lower() not in {e.lower() for e in cfg.extensions}:
+        raise ItemError(
+            f"{relpath}: unsupported format {path.suffix or '(no extension)'!r}; "
+            f"input.extensions reads {', '.join(cfg.extensions)}"
+        )
+    if cfg.layout == "jamendo" and not jamendo_layout(relpath):
+        raise ItemError(
+            f"{relpath}: name outside the MTG-Jamendo layout: expected NN/<track id>_instrumental.<ext> "
+            "(e.g. 00/1085700_instrumental.mp3); set input.layout=any to take any name"
+        )
     size = path.stat().st_size
     if size == 0:
         raise ItemError(f"{relpath}: empty file (0 bytes)")
@@ -62,8 +72,16 @@ def probe(root: Path, relpath: str, cfg: InputConfig) -> dict:
     if duration < cfg.min_seconds:
         raise ItemError(f"{relpath}: {duration:.2f} s is shorter than the minimum {cfg.min_seconds:.1f} s")
     peak = float(np.max(np.abs(audio)))
-    if peak < SILENCE_PEAK:
-        raise ItemError(f"{relpath}: silent (peak {peak:.2e})")
+    offset = audio.mean(axis=1, keepdims=True)
+    audible = float(np.max(np.abs(audio - offset)))
+    if audible < SILENCE_PEAK:
+        dc = float(np.max(np.abs(offset)))
+        reason = (
+            f"silent (peak {peak:.2e})"
+            if dc < SILENCE_PEAK
+            else f"no audible content once its DC offset ({dc:.3f}) is removed (peak {audible:.2e})"
+        )
+        raise ItemError(f"{relpath}: {reason}")
     return {
         "track_id": track_id_for(relpath),
         "path": str(path.resolve()),

@@ -30,6 +30,7 @@ from data_pipeline.select import select
 from data_pipeline.stages import TrackStages
 from data_pipeline.tracks import scan
 from s2acc.config import ConfigError, save_config
+from s2acc.synth.corpus import corpus_metadata
 
 TRACK_STAGES = ("separate", "leadsheet", "segment", "caption", "grade")
 UPSTREAM = {
@@ -144,9 +145,13 @@ class Pipeline:
                 root = Path(self.cfg.input.root)
                 if not root.is_dir():
                     raise ConfigError(f"input.root {root} is not a folder")
+                files = scan(root)
+                named = {Path(m).resolve() for m in self.cfg.input.metadata_files()}
+                metadata = set(corpus_metadata(root)) | {f for f in files if (root / f).resolve() in named}
                 self.tables["ingest"] = self._run(
-                    "ingest", scan(root, self.cfg.input.extensions), self._prober(root), "item"
+                    "ingest", [f for f in files if f not in metadata], self._prober(root), "item"
                 )
+                self.timings["ingest"].update(files_seen=len(files), metadata_files=len(metadata))
             elif stage in TRACK_STAGES:
                 for needed in (
                     "ingest",

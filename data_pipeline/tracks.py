@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from s2acc.audio import AudioError, read_audio, resample, to_stereo
+from s2acc.audio import AUDIO_SUFFIXES, AudioError, read_audio, resample, to_stereo
 
 JAMENDO_NAME = re.compile(r"^(\d+)(?:_instrumental)?$")
 
@@ -29,15 +29,24 @@ def safe_name(track_id: str) -> str:
     return f"{clean[:80]}-{hashlib.sha1(track_id.encode()).hexdigest()[:8]}"
 
 
-def scan(root: Path, extensions: list[str]) -> list[str]:
-    """Relative paths of every entry under ``root`` whose name ends in an audio extension, sorted.
-
-    Directories and broken links named like audio are included on purpose: ingest reports them as bad
-    items instead of silently skipping them.
-    """
-    exts = {e.lower() for e in extensions}
-    found = [p for p in root.rglob("*") if p.suffix.lower() in exts and not p.name.startswith(".")]
+def scan(root: Path) -> list[str]:
+    """Relative paths of every file under ``root`` (and of every folder named like audio), sorted.
+    Nothing is filtered by name here: ingest refuses what it cannot use, with the reason, so no file
+    goes unaccounted for."""
+    found = [
+        p for p in root.rglob("*") if p.is_file() or p.is_symlink() or p.suffix.lower() in AUDIO_SUFFIXES
+    ]
     return sorted(p.relative_to(root).as_posix() for p in found)
+
+
+def jamendo_layout(relpath: str) -> bool:
+    """Whether a path follows MTG-Jamendo's ``{NN}/{id}_instrumental.{ext}`` (or ``{NN}/{id}.{ext}``)."""
+    parts = Path(relpath).parts
+    return (
+        len(parts) == 2
+        and re.fullmatch(r"\d\d", parts[0]) is not None
+        and JAMENDO_NAME.match(Path(relpath).stem) is not None
+    )
 
 
 def load_track(path: str | Path, sr: int) -> np.ndarray:

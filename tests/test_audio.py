@@ -133,8 +133,8 @@ def test_bad_inputs_raise_one_clear_error(tmp_path):
 
 def test_bad_writes_leave_nothing_behind(tmp_path):
     x = tone()
-    with pytest.raises(AudioError, match=r"unsupported extension '\.aiff'"):
-        write_audio(tmp_path / "a.aiff", x, SR)
+    with pytest.raises(AudioError, match=r"unsupported extension '\.aac'"):
+        write_audio(tmp_path / "a.aac", x, SR)
     with pytest.raises(AudioError, match="NaN or infinite"):
         write_audio(tmp_path / "b.wav", np.full((2, 10), np.inf, np.float32), SR)
     with pytest.raises(AudioError, match="FLAC cannot store float"):
@@ -142,6 +142,12 @@ def test_bad_writes_leave_nothing_behind(tmp_path):
     with pytest.raises(AudioError, match=r"expected \(channels, samples\)"):
         write_audio(tmp_path / "d.wav", x[0], SR)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_aiff_reads_back_what_was_written(tmp_path):
+    x = tone()
+    y, sr = read_audio(write_audio(tmp_path / "a.aiff", x, SR))
+    assert sr == SR and y.shape == x.shape and np.abs(y - x).max() < 1e-4
 
 
 def test_sixteen_bit_clips_out_of_range(tmp_path):

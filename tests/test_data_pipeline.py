@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -146,12 +147,19 @@ def _bad_corpus(root: Path, good_source: Path) -> tuple[dict[str, str], list[str
     tone = (0.3 * np.sin(2 * np.pi * 220 * np.arange(6 * SR) / SR)).astype(np.float32)
     music, _ = sf.read(good_source, dtype="float32", always_2d=True)
     music = music.T
-    good = ["good a.wav", "naïve ñame/モノ.wav", "hi-rate.wav"]
+    good = ["good a.wav", "naïve ñame/モノ.wav", "hi-rate.wav", "album/side b.aiff"]
     write_audio(root / good[0], music, SR)
     write_audio(root / good[1], music[:, ::-1].copy(), SR)
     hi = np.repeat(music, 2, axis=1)[:, : music.shape[1] * 2]  # 96 kHz is fine: it is resampled
     write_audio(root / good[2], hi, 96000)
+    write_audio(root / good[3], 0.8 * music[:, ::2].repeat(2, axis=1), SR)  # AIFF, which soundfile reads
     bad: dict[str, str] = {}
+    write_audio(root / "dc.wav", np.full((2, 6 * SR), 0.25, np.float32) + 1e-6 * tone, SR)
+    bad["dc.wav"] = "no audible content once its DC offset (0.250) is removed"
+    (root / "album" / "notes.txt").write_text("liner notes\n")
+    bad["album/notes.txt"] = "unsupported format '.txt'"
+    (root / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    bad[".DS_Store"] = "unsupported format '(no extension)'"
     write_audio(
         root / "full.mp3", np.stack([tone, tone]) + rng.normal(0, 0.01, (2, tone.size)).astype(np.float32), SR
     )
@@ -217,6 +225,42 @@ def test_every_bad_input_is_a_failure_with_its_reason_and_good_items_go_through(
         assert failures.loc[failures["item"] == rel, "stage"].item() == "ingest"
     ds = pd.read_parquet(out / "dataset.parquet")
     assert set(ds["track_id"]) == set(good)
+
+
+def test_every_file_is_accounted_for_and_the_summary_adds_up(tmp_path, corpus, capsys):
+    from s2acc.cli import main
+
+    source = sorted((corpus).glob("0*/*.wav"))[0]
+    root = tmp_path / "in"
+    root.mkdir()
+    bad, good = _bad_corpus(root, source)
+    shutil.copytree(corpus, root / "synth")  # a synthesised corpus inside: its truth files are metadata
+    tracks = sorted(p.relative_to(root).as_posix() for p in (root / "synth").glob("*/*.wav"))
+    out = tmp_path / "out"
+    demo = str(Path(__file__).resolve().parents[1] / "configs/data/demo.yaml")
+    args = ["data", "run", "--config", demo, "--quiet", "--stages", "ingest", "input.tags_table=",
+            "input.reference_captions=", "input.min_seconds=2",
+            f"out={out}", f"input.root={root}"]  # fmt: skip
+    assert main(args) == 0
+    summary = capsys.readouterr().out
+    seen = sum(1 for p in root.rglob("*") if p.is_file() or p.is_symlink() or p.suffix in (".mp3", ".wav"))
+    metadata = 3 + len(list((root / "synth" / "truth").glob("*.json")))
+    refused = len(bad) + 1  # the synth corpus's first track is the source of good a.wav: a duplicate
+    ingested = len(good) + len(tracks) - 1
+    assert (
+        f"{seen} files under input.root: {ingested} tracks ingested, {refused} refused at ingest" in summary
+    )
+    assert f"{metadata} metadata" in summary and seen == ingested + refused + metadata
+
+    # the MTG-Jamendo layout refuses every other name, saying which pattern it expected
+    strict = tmp_path / "strict"
+    assert main([*args[:-2], f"out={strict}", f"input.root={root / 'synth'}", "input.layout=jamendo"]) == 0
+    assert main([*args[:-2], f"out={tmp_path / 'mixed'}", f"input.root={root}", "input.layout=jamendo"]) == 0
+    failures = pd.read_parquet(tmp_path / "mixed" / "failures.parquet")
+    refused = failures.set_index("item")["reason"]
+    for name in good:
+        assert "outside the MTG-Jamendo layout: expected NN/<track id>_instrumental.<ext>" in refused[name]
+    assert len(pd.read_parquet(strict / "ingest.parquet")) == len(tracks)
 
 
 # ------------------------------------------------------------------------------- kill, resume, processes

@@ -40,6 +40,24 @@ TABLE = "truth.parquet"
 CAPTIONS = "captions.json"
 
 
+def corpus_metadata(root: str | Path) -> list[str]:
+    """The paths (relative to ``root``) of the ground truth and config of every synthesised corpus at or
+    under ``root``: a dataset job over such a corpus reads them as metadata, not audio."""
+    import yaml
+
+    root = Path(root)
+    files: list[Path] = []
+    for config_path in root.rglob("config.yaml"):
+        try:
+            config = yaml.safe_load(config_path.read_text())
+        except (OSError, yaml.YAMLError):
+            continue
+        if isinstance(config, dict) and config.get("kind") == "synth":
+            corpus = config_path.parent
+            files += [config_path, corpus / TABLE, corpus / CAPTIONS, *(corpus / TRUTH_DIR).glob("*.json")]
+    return sorted(p.relative_to(root).as_posix() for p in files if p.is_file())
+
+
 @dataclass
 class SynthConfig:
     """How many tracks, how long, in which format, and which share of them to damage."""
