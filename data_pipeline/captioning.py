@@ -4,7 +4,8 @@ Both backends see the same :class:`CaptionItem` (the segment's audio, its struct
 track's known tags and the measured features) and return a :class:`CaptionResult` that keeps the raw
 model answer and the prompt template version, so a dataset can always say how each caption was made.
 
-- ``qwen2-audio``: Qwen/Qwen2-Audio-7B-Instruct through transformers, batched, bf16 on GPU. The
+- ``qwen2-audio``: Qwen2-Audio-7B-Instruct through transformers, from the weights registry's pinned and
+  verified snapshot (``qwen2-audio-7b-instruct``; never the hub), batched, bf16 on GPU. The
   prompt asks for one ATTM-style caption (genre, instrumentation, mood, tempo feel, the segment's
   role) and passes the track's tags as hints.
 - ``features``: a deterministic caption from tempo, key, energy, brightness, density, the role and the
@@ -157,6 +158,16 @@ def clean_answer(text: str) -> str:
     return re.sub(r"\s+", " ", text)
 
 
+def local_snapshot(spec: str) -> str:
+    """A local folder, or the verified snapshot of a weights-registry entry (a missing one fails with
+    the registry's message naming the entry, never a hub or network error)."""
+    if Path(spec).is_dir():
+        return spec
+    from s2acc.hub import resolve
+
+    return str(resolve(spec))
+
+
 class Qwen2AudioCaptioner:
     """Qwen2-Audio-Instruct captions, one chat turn per segment, generated as a batch."""
 
@@ -164,11 +175,10 @@ class Qwen2AudioCaptioner:
 
     def __init__(
         self,
-        model: str = "Qwen/Qwen2-Audio-7B-Instruct",
+        model: str = "qwen2-audio-7b-instruct",
         device: str = "cpu",
         dtype: str = "auto",
         max_new_tokens: int = 96,
-        revision: str | None = None,
         model_obj: Any = None,
         processor_obj: Any = None,
     ) -> None:
@@ -176,12 +186,14 @@ class Qwen2AudioCaptioner:
 
         self.device = device
         self.max_new_tokens = max_new_tokens
-        # ``model`` is a Hugging Face model id (read from the HF cache when offline) or a local snapshot
-        # folder; only the part (processor, model) not passed in as an object is read from it.
+        # ``model`` is a weights-registry name or a local snapshot folder; only the part (processor,
+        # model) not passed in as an object is read from it.
+        if processor_obj is None or model_obj is None:
+            model = local_snapshot(model)
         if processor_obj is None:
             from transformers import AutoProcessor
 
-            processor_obj = AutoProcessor.from_pretrained(model, revision=revision)
+            processor_obj = AutoProcessor.from_pretrained(model)
         if model_obj is None:
             from transformers import Qwen2AudioForConditionalGeneration
 
@@ -190,9 +202,7 @@ class Qwen2AudioCaptioner:
                 if (dtype == "auto" and device.startswith("cuda"))
                 else (torch.float32 if dtype == "auto" else getattr(torch, dtype))
             )
-            model_obj = Qwen2AudioForConditionalGeneration.from_pretrained(
-                model, revision=revision, dtype=torch_dtype
-            )
+            model_obj = Qwen2AudioForConditionalGeneration.from_pretrained(model, dtype=torch_dtype)
         self.model, self.processor = model_obj, processor_obj
         self.model.to(device).eval()
         self.processor.tokenizer.padding_side = "left"  # batched generation continues from the right

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
-import json
 import sys
 import types
 from collections.abc import Iterator
@@ -25,9 +24,9 @@ import torch
 
 from s2acc.audio import resample
 from s2acc.clap import CLAP_SR, CLAP_WINDOW, load_clap, resolve_all
+from s2acc.muq_mulan import MUQ_MULAN_ID, import_muq, load_muq_mulan
 
 AUDIOBOX_AXES = ("CE", "CU", "PC", "PQ")
-MUQ_MULAN_ID = "OpenMuQ/MuQ-MuLan-large"
 
 
 def _mono_at(clip: np.ndarray, sr: int, target_sr: int) -> np.ndarray:
@@ -214,45 +213,6 @@ class ClapAlignment:
 # --------------------------------------------------------------------------- MuQ-MuLan
 
 
-def _muq() -> types.ModuleType:
-    """The ``muq`` package, or a RuntimeError saying what it needs."""
-    missing = [name for name in ("muq", "torchaudio") if importlib.util.find_spec(name) is None]
-    if missing:
-        raise RuntimeError(
-            f"the muq-mulan backend needs {' and '.join(missing)} (not installed). MuQ computes its mel "
-            "spectrogram with torchaudio, and no torchaudio build pairs with this CPU torch "
-            f"{torch.__version__}. On a machine with a matching torchaudio: pip install torchaudio==<the "
-            "version built for the installed torch> muq; otherwise use the laion-clap or "
-            "caption-consistency alignment."
-        )
-    try:
-        return importlib.import_module("muq")
-    except ImportError as err:
-        raise RuntimeError(f"the muq package is installed but does not import here: {err}") from err
-
-
-def load_muq_mulan(model_id: str = MUQ_MULAN_ID, device: str = "cpu") -> torch.nn.Module:
-    """MuQ-MuLan with its MuQ audio tower and XLM-RoBERTa text tower, all from local files.
-
-    The config names the towers by hub id, and constructing the model loads them from there; the
-    names are pointed at the registry's copies so nothing is downloaded.
-    """
-    muq = _muq()
-    if model_id != MUQ_MULAN_ID:
-        if not Path(model_id).is_dir():
-            raise ValueError(
-                f"model_id must be {MUQ_MULAN_ID!r} (from the weights registry) or a local folder"
-            )
-        return muq.MuQMuLan.from_pretrained(model_id).to(device).eval()
-    mulan_dir, muq_dir, xlmr_dir = resolve_all(["muq-mulan-large", "muq-large-msd-iter", "xlm-roberta-base"])
-    config = json.loads((mulan_dir / "config.json").read_text())
-    config["audio_model"]["name"] = str(muq_dir)
-    config["text_model"]["name"] = str(xlmr_dir)
-    model = muq.MuQMuLan(config)
-    model.load_state_dict(torch.load(mulan_dir / "pytorch_model.bin", map_location="cpu", weights_only=True))
-    return model.to(device).eval()
-
-
 class MuqMulanAlignment:
     """MuQ-MuLan similarity of a clip (24 kHz mono) and its caption, as a cosine.
 
@@ -261,9 +221,9 @@ class MuqMulanAlignment:
     """
 
     def __init__(self, device: str = "cpu", model_id: str = MUQ_MULAN_ID, model_obj: Any = None) -> None:
-        _muq()
         self.device = device
-        self.model = model_obj if model_obj is not None else load_muq_mulan(model_id, device)
+        self.model = load_muq_mulan(model_id, device) if model_obj is None else model_obj
+        import_muq()
 
     def score(self, clips: list[np.ndarray], sr: int, captions: list[str]) -> list[float]:
         if len(clips) != len(captions):

@@ -11,7 +11,14 @@ from s2acc.vae.oobleck import load_diffrhythm_vae
 
 
 def sat_state(cfg: dict, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random weights in stable-audio-tools' numbered layout, written from its module structure."""
+    """Random weights in stable-audio-tools' numbered layout, written from its module structure as its
+    ``models/autoencoders.py`` builds it (checked against that source): OobleckEncoder is
+    [WNConv1d k7, EncoderBlock x n, activation, WNConv1d k3]; EncoderBlock [ResidualUnit d1, d3, d9,
+    activation, strided WNConv1d]; OobleckDecoder [WNConv1d k7, DecoderBlock x n, activation, WNConv1d k7
+    without bias, Tanh/Identity]; DecoderBlock [activation, WNConvTranspose1d, ResidualUnit d1, d3, d9];
+    ResidualUnit [activation, WNConv1d k7, activation, WNConv1d k1]; SnakeBeta's alpha and beta are (C,)
+    log-scale; weight norm is torch.nn.utils.weight_norm (weight_g, weight_v). The decoder variant with
+    ``use_nearest_upsample`` (no released VAE uses it) has other keys and is not converted."""
     g = torch.Generator().manual_seed(seed)
     state: dict[str, torch.Tensor] = {}
 

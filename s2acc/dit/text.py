@@ -112,16 +112,9 @@ def clap_text(clap=None) -> TextEncoder:
 
 
 def muq_mulan() -> TextEncoder:
-    try:
-        from muq import MuQMuLan
-    except ImportError as err:
-        raise ImportError(
-            "the muq-mulan text encoder needs the muq package, which imports torchaudio; install both "
-            "against your torch build (pip install muq torchaudio==<your torch version>)"
-        ) from err
-    from s2acc.hub import resolve
+    from s2acc.muq_mulan import load_muq_mulan
 
-    model = MuQMuLan.from_pretrained(str(resolve("muq-mulan-large"))).eval()
+    model = load_muq_mulan()
 
     def embed(prompts: list[str]) -> torch.Tensor:
         return model(texts=prompts)
