@@ -129,8 +129,8 @@ class Registry:
                 raise WeightsError(f"{path}: entry {name!r} needs url, or repo and filename")
             if entry.kind == "snapshot" and not entry.repo:
                 raise WeightsError(f"{path}: snapshot entry {name!r} needs a repo")
-            if entry.kind == "bundled" and not (entry.path and entry.command and entry.checksums):
-                raise WeightsError(f"{path}: bundled entry {name!r} needs path, command and checksums")
+            if entry.kind == "bundled" and not (entry.path and entry.command):
+                raise WeightsError(f"{path}: bundled entry {name!r} needs path and command")
         return cls(entries, root, Path(path))
 
     @property
@@ -158,6 +158,8 @@ class Registry:
     def status(self, name: str) -> Status:
         """ok / unverified (present, no published sha256) / missing / mismatch."""
         entry, path = self[name], self.path(name)
+        if entry.kind == "bundled" and not entry.checksums:
+            return "missing"  # registered, never bundled: its digests are written when it is
         if entry.kind in ("snapshot", "bundled"):
             if not path.is_dir() or _absent(path, entry.folder_files):
                 return "missing"
@@ -200,6 +202,11 @@ class Registry:
         return path
 
     def _missing_message(self, entry: WeightEntry, path: Path) -> str:
+        if entry.kind == "bundled" and not entry.checksums:
+            return (
+                f"weights {entry.name!r} ({entry.description}) have not been bundled yet: build them with "
+                f"{entry.source}, then `s2acc weights bundle {entry.name} EXPORT_DIR` records their digests."
+            )
         if entry.kind == "bundled":
             absent = ", ".join(_absent(path, entry.folder_files))
             return (

@@ -228,8 +228,15 @@ def test_bundled_models_resolve_in_place_are_checked_and_name_their_command(tmp_
     (folder / "model.safetensors").unlink()
     with pytest.raises(WeightsMissingError, match=r"model\.safetensors missing.*make pretrain-small"):
         reg.fetch("small")
-    with pytest.raises(WeightsError, match="needs path, command and checksums"):
+    with pytest.raises(WeightsError, match="needs path and command"):
         make_registry(tmp_path, {"small": {**entry, "command": None}})
+    # registered but never bundled: missing, with what to run
+    fresh = make_registry(tmp_path, {"small": {**entry, "checksums": {}}})
+    assert fresh.status("small") == "missing"
+    with pytest.raises(
+        WeightsMissingError, match=r"not been bundled yet.*make pretrain-small.*weights bundle small"
+    ):
+        fresh.resolve("small")
 
 
 def test_bundling_an_export_copies_it_and_records_its_digests_in_the_registry_file(tmp_path):

@@ -24,3 +24,23 @@ def test_the_small_vae_matches_its_registered_digests_and_loads_strictly():
     latents = encode(vae, audio)
     assert latents.shape == (1, 32, 8) and torch.isfinite(latents).all()
     assert decode(vae, latents).shape == audio.shape
+
+
+def test_the_small_dit_matches_its_registered_digests_loads_strictly_and_samples():
+    from pathlib import Path
+
+    import yaml
+
+    from s2acc.dit.export import load_dit
+    from s2acc.dit.generate import Generator
+
+    registry = default_registry()
+    entry = registry["small-dit"]
+    assert entry.kind == "bundled" and entry.command.startswith("make pretrain-small")
+    assert registry.status("small-dit") == "ok"
+    model, meta = load_dit("small-dit")  # strict
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[1] / "configs/dit/small.yaml").read_text())
+    assert {k: meta["dit"][k] for k in shipped["model"]} == shipped["model"]
+    assert meta["vae"] == "small-vae" and meta["text_encoder"] == "minilm" and meta["stage"] == "pretrain"
+    latents = Generator(model, meta).latents(["an upbeat rock track"], seconds=1.0, seeds=[0], steps=2)
+    assert latents.shape == (1, 32, 22) and torch.isfinite(latents).all()
