@@ -43,52 +43,62 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(OFFLINE) $(PY) -m pytest -m "not slow"
 
-# The whole chain on the embedded corpus, tiny models, CPU, offline: the same commands as the full
-# configs (configs/*/attm.yaml, s2acc_402m.yaml, efficiency_track.yaml), only the sizes differ.
+# The whole chain on the embedded corpus, CPU, offline, starting from the bundled small models where the
+# recipe starts from pretrained ones: the same commands as the full configs (configs/*/attm.yaml,
+# s2acc_402m.yaml, efficiency_track.yaml), only the sizes differ. Prompts and FAD reference are held-out
+# tracks whose tempo and key are known.
 DEMO_DATA := --config configs/data/demo.yaml input.root=$(DEMO_DIR)/corpus \
 	input.tags_table=$(DEMO_DIR)/corpus/truth.parquet input.reference_captions=$(DEMO_DIR)/corpus/captions.json \
 	out=$(DEMO_DIR)/dataset
-DEMO_DIT  := --config configs/dit/tiny.yaml --quiet data.dataset=$(DEMO_DIR)/dataset vae=$(DEMO_DIR)/vae/export
+DEMO_PROMPTS := $(DEMO_DIR)/heldout/prompts.csv
 
 demo: $(STAMP)
 	$(OFFLINE) $(VENV)/bin/s2acc synth --config configs/synth/demo.yaml --out $(DEMO_DIR)/corpus
+	$(OFFLINE) $(VENV)/bin/s2acc synth --config configs/synth/heldout.yaml --out $(DEMO_DIR)/heldout n_tracks=10
+	$(OFFLINE) $(VENV)/bin/s2acc eval prompts --corpus $(DEMO_DIR)/heldout --out $(DEMO_PROMPTS)
 	$(OFFLINE) $(VENV)/bin/s2acc data run $(DEMO_DATA)
 	$(OFFLINE) $(VENV)/bin/s2acc data report $(DEMO_DIR)/dataset
 	$(OFFLINE) $(VENV)/bin/s2acc train-vae --config configs/vae/demo.yaml --quiet out=$(DEMO_DIR)/vae \
 		data.dataset=$(DEMO_DIR)/dataset
-	$(OFFLINE) $(VENV)/bin/s2acc data run --stages encode $(DEMO_DATA) encode.vae=$(DEMO_DIR)/vae/export
-	$(OFFLINE) $(VENV)/bin/s2acc train-dit $(DEMO_DIT) out=$(DEMO_DIR)/dit
-	$(OFFLINE) $(VENV)/bin/s2acc train-dit $(DEMO_DIT) out=$(DEMO_DIR)/dit-sft stage.stage=sft \
-		stage.init=$(DEMO_DIR)/dit/export train.max_steps=100
+	$(OFFLINE) $(VENV)/bin/s2acc data run --stages encode $(DEMO_DATA) encode.vae=$(DEMO_DIR)/vae/export \
+		encode.segments=selected
+	$(OFFLINE) $(VENV)/bin/s2acc train-dit --config configs/dit/demo.yaml --quiet out=$(DEMO_DIR)/dit-sft \
+		data.dataset=$(DEMO_DIR)/dataset vae=$(DEMO_DIR)/vae/export
 	$(OFFLINE) $(VENV)/bin/s2acc eval run --config configs/eval/demo.yaml --quiet out=$(DEMO_DIR)/eval \
-		checkpoint=$(DEMO_DIR)/dit-sft/export reference=$(DEMO_DIR)/corpus
+		checkpoint=$(DEMO_DIR)/dit-sft/export prompts=$(DEMO_PROMPTS) reference=$(DEMO_DIR)/heldout
 	$(OFFLINE) $(VENV)/bin/s2acc submit build --entry submissions/efficiency_track.yaml --quiet \
-		--prompts $(DEMO_DIR)/eval/prompts.csv checkpoint=$(DEMO_DIR)/dit-sft/export dit_config= \
-		sampler.steps=16 sampler.cfg_scale=3.0 out=$(DEMO_DIR)/submission
+		--prompts $(DEMO_PROMPTS) checkpoint=$(DEMO_DIR)/dit-sft/export dit_config= \
+		sampler.steps=32 sampler.cfg_scale=3.0 out=$(DEMO_DIR)/submission
 	$(OFFLINE) $(VENV)/bin/s2acc submit validate $(DEMO_DIR)/submission/s2acc-efficiency.zip \
-		--prompts $(DEMO_DIR)/eval/prompts.csv
+		--prompts $(DEMO_PROMPTS)
 
 synth: $(STAMP)
 	$(OFFLINE) $(VENV)/bin/s2acc synth --config configs/synth/demo.yaml --out $(DEMO_DIR)/corpus
 
 # The graded dataset. PROCESSES>1 runs under accelerate (one process per GPU, or gloo on CPU).
+# ARGS adds overrides to any of these jobs, e.g. ARGS="--stages encode encode.vae=runs/vae/export".
+ARGS ?=
 dataset: $(STAMP)
-	$(RUN) data run --config $(DATA_CONFIG)
+	$(RUN) data run --config $(DATA_CONFIG) $(ARGS)
 
 # Lead-sheet-distilled VAE fine-tuning on the graded dataset; PROCESSES>1 runs under accelerate.
 train-vae: $(STAMP)
-	$(RUN) train-vae --config $(VAE_CONFIG)
+	$(RUN) train-vae --config $(VAE_CONFIG) $(ARGS)
 
-# Flow-matching DiT training (DIT_CONFIG; add stage.stage=sft stage.init=... for the fine-tuning stage).
+# Flow-matching DiT training; the fine-tuning stage is
+#   make train-dit ARGS="stage.stage=sft stage.init=runs/dit/export out=runs/dit-sft"
 train-dit: $(STAMP)
-	$(RUN) train-dit --config $(DIT_CONFIG)
+	$(RUN) train-dit --config $(DIT_CONFIG) $(ARGS)
 
-# The small VAE that the demo starts from, pretrained by s2acc on its own corpus (an hour on a 2-core
-# CPU) and shipped under s2acc/pretrained/ as the registry's small-vae. Rerunning resumes from
-# $(PRETRAIN)'s checkpoints. On a fresh machine, continue from the committed export (with a fresh
-# optimiser) instead of starting again: make pretrain-small SMALL_VAE_ARGS="model.init=small-vae ..."
+# The small VAE and DiT that the demo starts from, pretrained by s2acc on its own corpus (about three
+# hours on a 2-core CPU) and shipped under s2acc/pretrained/ as the registry's small-vae and small-dit. Rerunning
+# resumes from $(PRETRAIN)'s checkpoints. On a fresh machine, continue from the committed exports (with
+# fresh optimisers) instead of starting again: SMALL_VAE_ARGS="model.init=small-vae train.max_steps=..."
+# SMALL_DIT_ARGS="stage.init=small-dit train.max_steps=..." (a new VAE needs a new DiT: leave
+# SMALL_DIT_ARGS empty then).
 PRETRAIN       ?= runs/pretrain
 SMALL_VAE_ARGS ?=
+SMALL_DIT_ARGS ?=
 PRETRAIN_DATA  := --config configs/data/pretrain.yaml --quiet input.root=$(PRETRAIN)/corpus \
 	input.tags_table=$(PRETRAIN)/corpus/truth.parquet input.reference_captions=$(PRETRAIN)/corpus/captions.json \
 	out=$(PRETRAIN)/dataset
@@ -99,6 +109,11 @@ pretrain-small: $(STAMP)
 	$(OFFLINE) $(VENV)/bin/s2acc train-vae --config configs/vae/small-pretrain.yaml --quiet out=$(PRETRAIN)/vae \
 		data.dataset=$(PRETRAIN)/dataset $(SMALL_VAE_ARGS)
 	$(OFFLINE) $(VENV)/bin/s2acc weights bundle small-vae $(PRETRAIN)/vae/export
+	$(OFFLINE) $(VENV)/bin/s2acc data run --stages encode $(PRETRAIN_DATA) encode.vae=small-vae \
+		encode.segments=selected
+	$(OFFLINE) $(VENV)/bin/s2acc train-dit --config configs/dit/small.yaml --quiet out=$(PRETRAIN)/dit \
+		data.dataset=$(PRETRAIN)/dataset $(SMALL_DIT_ARGS)
+	$(OFFLINE) $(VENV)/bin/s2acc weights bundle small-dit $(PRETRAIN)/dit/export
 
 # Generate for the benchmark prompts and score as the challenge does, e.g.
 #   make eval EVAL_ARGS="checkpoint=runs/dit-sft/export reference=reference_stats.npz"
@@ -125,6 +140,8 @@ bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/dit.py
 	$(OFFLINE) $(PY) benchmarks/vae_candidates.py --steps 300
 	$(OFFLINE) $(PY) benchmarks/vae_musical.py --vae small=small-vae
+	$(OFFLINE) $(PY) benchmarks/chain.py
+	$(OFFLINE) $(PY) benchmarks/chain.py --parts semantic_vae,graded_sft
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check s2acc data_pipeline eval submissions tests benchmarks
