@@ -3,7 +3,8 @@ judged against held-out music, with the scale made visible by an untrained DiT a
 
 Prompts are the captions of held-out tracks (``configs/synth/heldout.yaml``: a corpus seed no training
 run uses), whose tempo and key are known. Every run judged here writes two 10 s clips per prompt (two
-seeds), and is measured the same way:
+seeds; ``--clips-per-prompt 1`` halves the work with one clip and one reference excerpt per track), and
+is measured the same way:
 
 - **FAD ratio.** The reference is two 10 s excerpts of every held-out track (from 0 s and 10 s). The
   tracks are split into halves A and B; a run's FAD[mel-stats] is the mean of FAD(its clips for A,
@@ -61,7 +62,7 @@ from s2acc.rates import SAMPLE_RATE, SCORED_SECONDS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"fad_ratio": 3.0, "tempo_accuracy": 0.6, "mode_accuracy": 0.7}
-EXCERPTS = (0.0, 10.0)  # reference excerpt starts (s); as many clips per prompt
+EXCERPTS = (0.0, 10.0)  # reference excerpt starts (s); a run writes as many clips per prompt as are used
 BOOTSTRAP = 500
 
 
@@ -81,14 +82,18 @@ def synth_corpus(config: Path, folder: Path, n_tracks: int | None = None) -> Pat
 class Judge:
     """The held-out prompts, their reference excerpts and the measures every run is judged by."""
 
-    def __init__(self, corpus: Path, n_prompts: int | None, work: Path):
+    def __init__(self, corpus: Path, n_prompts: int | None, work: Path, clips_per_prompt: int = 2):
         self.prompts = corpus_prompts(corpus, n_prompts)
+        self.excerpts = EXCERPTS[:clips_per_prompt]
         self.tracks = [p["id"] for p in self.prompts]
         self.halves = (self.tracks[0::2], self.tracks[1::2])
         self.cache = EmbeddingCache(work / ".embeddings", MelStatsEmbedder())
         paths = pd.read_parquet(corpus / "truth.parquet").set_index("track_id")["path"]
         self.reference = {
-            t: [read_audio(corpus / paths[int(t)], offset=o, duration=SCORED_SECONDS)[0] for o in EXCERPTS]
+            t: [
+                read_audio(corpus / paths[int(t)], offset=o, duration=SCORED_SECONDS)[0]
+                for o in self.excerpts
+            ]
             for t in self.tracks
         }
         self.reference_embedded = self.embed(self.reference)
@@ -99,7 +104,7 @@ class Judge:
 
     def clip_table(self) -> pd.DataFrame:
         caption = {p["id"]: p["prompt"] for p in self.prompts}
-        ids = [(t, f"{t}-{k}") for t in self.tracks for k in range(len(EXCERPTS))]
+        ids = [(t, f"{t}-{k}") for t in self.tracks for k in range(len(self.excerpts))]
         return pd.DataFrame(
             {"id": [c for _, c in ids], "track": [t for t, _ in ids], "prompt": [caption[t] for t, _ in ids]}
         )
@@ -211,7 +216,7 @@ def model_clips(judge: Judge, folder: Path, dit: str, steps: int, cfg_scale: flo
 def generation(args, judge: Judge) -> dict:
     out: dict = {
         "prompts": len(judge.prompts),
-        "clips_per_prompt": len(EXCERPTS),
+        "clips_per_prompt": len(judge.excerpts),
         "dit": args.dit,
         "steps": args.steps,
         "cfg_scale": args.cfg_scale,
@@ -497,6 +502,13 @@ def main() -> None:
     parser.add_argument("--heldout", type=Path, default=ROOT / "runs/heldout/corpus")
     parser.add_argument("--prompts", type=int, default=None, help="first N held-out tracks (default all)")
     parser.add_argument("--steps", type=int, default=32, help="Euler steps")
+    parser.add_argument(
+        "--clips-per-prompt",
+        type=int,
+        choices=(1, 2),
+        default=2,
+        help="clips per prompt, and reference excerpts per track (from 0 s, 10 s)",
+    )
     parser.add_argument("--cfg-scale", type=float, default=3.0)
     parser.add_argument("--seeds", type=int, default=3, help="ablations: seeds per arm")
     parser.add_argument("--pretrain-dataset", type=Path, default=ROOT / "runs/pretrain/dataset")
@@ -517,7 +529,8 @@ def main() -> None:
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         parser.error(f"unknown part(s) {unknown}; choose from {', '.join(PARTS)}")
-    judge = Judge(synth_corpus(ROOT / "configs/synth/heldout.yaml", args.heldout), args.prompts, args.work)
+    corpus = synth_corpus(ROOT / "configs/synth/heldout.yaml", args.heldout)
+    judge = Judge(corpus, args.prompts, args.work, args.clips_per_prompt)
     result = json.loads(args.out.read_text()) if args.out.exists() else {}
     for part in parts:
         start = time.perf_counter()
