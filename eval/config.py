@@ -98,6 +98,9 @@ class MetricsSection:
     ccs: str = "auto"  # auto (when the judge's weights are present) | on | off
     ccs_judge: str = "qwen3-omni-30b-a3b-instruct"  # the organisers' | qwen2-audio-7b-instruct (7B)
     adherence: str = "auto"  # auto (when the prompts carry tempo and key columns) | off
+    # the first N seconds of each reference file (0: whole files); 10 compares like with like when the
+    # reference is full tracks and the clips are the scored 10 s
+    reference_seconds: float = 0.0
     bootstrap: int = 1000  # FAD resamples over prompts for its interval
     seed: int = 0
 

@@ -84,9 +84,13 @@ def reference_stats(cfg: EvalConfig, embedder, cache_root: Path, progress: bool)
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
     if not files:
         raise ConfigError(f"reference {path}: no audio files ({', '.join(AUDIO_SUFFIXES)})")
-    embeddings = embed_files(files, embedder, cache_root, progress=progress)
+    seconds = cfg.metrics.reference_seconds or None
+    embeddings = embed_files(files, embedder, cache_root, seconds, progress=progress)
     return stats_from_embeddings(
-        embeddings, embedder.name, embedder.checkpoint_sha256, {"folder": str(path), "files": len(files)}
+        embeddings,
+        embedder.name,
+        embedder.checkpoint_sha256,
+        {"folder": str(path), "files": len(files), "seconds": seconds},
     )
 
 

@@ -79,9 +79,12 @@ def test_eval_run_measures_adherence_to_corpus_prompts(dit_export, synth_corpus,
     out = tmp_path / "eval"
     args = ["eval", "run", "--config", str(ROOT / "configs/eval/demo.yaml"), "--quiet", f"out={out}",
             f"checkpoint={dit_export}", f"reference={synth_corpus}", f"prompts={prompts}",
-            "generation.steps=2", "metrics.bootstrap=20", "vae=tiny"]  # fmt: skip
+            "generation.steps=2", "metrics.bootstrap=20", "vae=tiny",
+            "metrics.reference_seconds=10"]  # fmt: skip
     assert main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
+    tracks = len(list(synth_corpus.glob("*/*.wav")))
+    assert metrics["fad"]["reference_windows"] == 10 * tracks  # 10 s of each, a window a second
     for name in ("tempo_accuracy", "mode_accuracy"):
         a = metrics["adherence"][name]
         assert a["clips"] == 2 and 0 <= a["interval_95"][0] <= a["value"] <= a["interval_95"][1] <= 1
