@@ -146,8 +146,12 @@ class Pipeline:
                 if not root.is_dir():
                     raise ConfigError(f"input.root {root} is not a folder")
                 files = scan(root)
-                named = {Path(m).resolve() for m in self.cfg.input.metadata_files()}
-                metadata = set(corpus_metadata(root)) | {f for f in files if (root / f).resolve() in named}
+                base = root.resolve()
+                named = [Path(m).resolve() for m in self.cfg.input.metadata_files()]
+                metadata = set(files) & (
+                    set(corpus_metadata(root))
+                    | {p.relative_to(base).as_posix() for p in named if p.is_relative_to(base)}
+                )
                 self.tables["ingest"] = self._run(
                     "ingest", [f for f in files if f not in metadata], self._prober(root), "item"
                 )

@@ -41,12 +41,14 @@ def import_muq() -> types.ModuleType:
 def load_muq_mulan(model_id: str = MUQ_MULAN_ID, device: str = "cpu") -> torch.nn.Module:
     """MuQ-MuLan with its audio and text towers, all from local files: the registry's copies, or a
     local folder holding a complete model."""
-    if model_id != MUQ_MULAN_ID and not Path(model_id).is_dir():
-        raise ValueError(f"model_id must be {MUQ_MULAN_ID!r} (from the weights registry) or a local folder")
-    mulan_dir, muq_dir, xlmr_dir = resolve_all(TOWERS) if model_id == MUQ_MULAN_ID else (None, None, None)
-    muq = import_muq()
     if model_id != MUQ_MULAN_ID:
-        return muq.MuQMuLan.from_pretrained(model_id).to(device).eval()
+        if not Path(model_id).is_dir():
+            raise ValueError(
+                f"model_id must be {MUQ_MULAN_ID!r} (from the weights registry) or a local folder"
+            )
+        return import_muq().MuQMuLan.from_pretrained(model_id).to(device).eval()
+    mulan_dir, muq_dir, xlmr_dir = resolve_all(TOWERS)  # before the import: missing weights are named first
+    muq = import_muq()
     config = json.loads((mulan_dir / "config.json").read_text())
     config["audio_model"]["name"] = str(muq_dir)
     config["text_model"]["name"] = str(xlmr_dir)

@@ -128,37 +128,37 @@ def too_large(name: str, size: int) -> str | None:
     return f"{name}: {size / 1e6:,.1f} MB once unpacked, more than {what} can be ({limit / 1e6:,.1f} MB)"
 
 
+UNREADABLE = (sf.LibsndfileError, RuntimeError, TypeError, zipfile.BadZipFile, zlib.error, EOFError,
+              NotImplementedError, OSError)  # fmt: skip
+
+
 def check_audio(name: str, entry: Entry, max_clipped: float) -> list[str]:
-    """Problems of one WAV file (empty list when it is fine); only its header and first 10 s are read."""
-    unreadable = (sf.LibsndfileError, RuntimeError, TypeError, zipfile.BadZipFile, zlib.error, EOFError,
-                  NotImplementedError, OSError)  # fmt: skip
+    """Problems of one WAV file (empty list when it is fine): the entry is read through once in chunks
+    (a zip member's CRC is checked at its end), then only its header and first 10 s are decoded."""
     try:
-        with entry.open() as stream:  # whole, in chunks: a zip member's CRC is checked at its end
+        with entry.open() as stream:
             while stream.read(1 << 20):
                 pass
-    except unreadable as err:
+    except UNREADABLE as err:
         return [f"{name}: cannot be read ({_reason(err)})"]
-    try:
-        with entry.open() as stream:
-            info = sf.info(stream)
-    except unreadable as err:
-        return [f"{name}: not a readable audio file ({_reason(err)})"]
-    if info.format not in ("WAV", "WAVEX"):  # WAVEX: the extensible header of >16-bit files
-        return [f"{name}: a {info.format} file named .wav; submit WAV"]
-    problems = []
-    if info.samplerate != SAMPLE_RATE:
-        problems.append(f"{name}: sample rate {info.samplerate} Hz, must be {SAMPLE_RATE}")
-    if info.frames < SCORED_SECONDS * info.samplerate:
-        problems.append(
-            f"{name}: {info.frames / info.samplerate:.2f} s long, must be at least {SCORED_SECONDS:g} s"
-        )
-    try:
-        with entry.open() as stream:
-            audio, _ = sf.read(
-                stream, frames=int(SCORED_SECONDS * info.samplerate), dtype="float32", always_2d=True
+    with ExitStack() as stack:
+        try:
+            f = stack.enter_context(sf.SoundFile(stack.enter_context(entry.open())))
+        except UNREADABLE as err:
+            return [f"{name}: not a readable audio file ({_reason(err)})"]
+        if f.format not in ("WAV", "WAVEX"):  # WAVEX: the extensible header of >16-bit files
+            return [f"{name}: a {f.format} file named .wav; submit WAV"]
+        problems = []
+        if f.samplerate != SAMPLE_RATE:
+            problems.append(f"{name}: sample rate {f.samplerate} Hz, must be {SAMPLE_RATE}")
+        if f.frames < SCORED_SECONDS * f.samplerate:
+            problems.append(
+                f"{name}: {f.frames / f.samplerate:.2f} s long, must be at least {SCORED_SECONDS:g} s"
             )
-    except unreadable as err:
-        return problems + [f"{name}: decoding failed ({_reason(err)})"]
+        try:
+            audio = f.read(frames=int(SCORED_SECONDS * f.samplerate), dtype="float32", always_2d=True)
+        except UNREADABLE as err:
+            return problems + [f"{name}: decoding failed ({_reason(err)})"]
     if not np.all(np.isfinite(audio)):
         return problems + [f"{name}: NaN or infinite samples in the first {SCORED_SECONDS:g} s"]
     if audio.size == 0 or np.abs(audio).max() < SILENCE_PEAK:
