@@ -21,7 +21,8 @@ LAUNCH     := $(VENV)/bin/accelerate launch --multi_gpu --num_processes $(PROCES
 # One process runs the CLI directly; more run under accelerate (one per GPU, or gloo on CPU).
 RUN        := $(if $(filter 1,$(PROCESSES)),$(VENV)/bin/s2acc,$(LAUNCH))
 
-.PHONY: venv test test-fast demo synth dataset train-vae train-dit eval bench lint clean pretrain-small
+.PHONY: venv test test-fast demo synth dataset train-vae train-dit eval bench bench-gpu bench-gpu-wheels lint clean \
+	pretrain-small
 
 venv: $(STAMP)
 
@@ -142,6 +143,37 @@ bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/vae_musical.py --vae small=small-vae
 	$(OFFLINE) $(PY) benchmarks/chain.py
 	$(OFFLINE) $(PY) benchmarks/chain.py --parts semantic_vae,graded_sft
+
+# Everything the project claims for GPUs, in one run of at most 8 minutes on one GPU (benchmarks/gpu.py;
+# results/gpu-<device>.json). A GPU node without a registry or .venv runs it
+# with python3, on the wheels `make bench-gpu-wheels` put in runs/wheels here (benchmarks/README.md, "GPUs").
+BENCH_PY       ?= $(if $(wildcard $(PY)),$(PY),python3)
+BENCH_GPU_ARGS ?=
+GPU_PYTHON     ?= 3.12
+GPU_WHEELS_DIR ?= runs/wheels
+# What the parts import beyond a GPU machine's own packages (torch, transformers, numpy 2, scipy, numba,
+# scikit-learn, einops, h5py, pillow, ...), at the versions this venv runs.
+GPU_WHEELS := diffusers==0.42.1 demucs==4.1.0 julius==0.2.8 laion_clap==1.1.7 torchlibrosa==0.1.0 \
+	librosa==0.11.0 audioread==3.1.0 decorator==5.3.2 pooch==1.9.0 platformdirs==4.14.9 soundfile==0.14.0 \
+	cffi==2.1.1 pycparser==3.12 soxr==1.1.0 webdataset==1.0.2 braceexpand==0.1.7 ftfy==6.3.1 wcwidth==0.2.13
+GPU_PLATFORMS := $(foreach p,manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64,\
+	--platform $(p))
+
+bench-gpu:
+	$(OFFLINE) $(BENCH_PY) benchmarks/gpu.py $(BENCH_GPU_ARGS)
+
+bench-gpu-wheels: $(STAMP)
+	mkdir -p $(GPU_WHEELS_DIR)
+	rm -f $(GPU_WHEELS_DIR)/*.whl
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version $(GPU_PYTHON) \
+		--implementation cp $(GPU_PLATFORMS) -d $(GPU_WHEELS_DIR) $(GPU_WHEELS)
+	# wget (imported by laion_clap) is published as a source archive only: its pure-Python wheel is built here.
+	$(PY) -m pip wheel --quiet --no-deps -w $(GPU_WHEELS_DIR) wget==3.2
+	# The machine gets a copy of the tree without git: the commit travels beside the wheels.
+	printf '{"commit": "%s", "dirty": %s}\n' "$$(git rev-parse --short HEAD)" \
+		"$$(test -z "$$(git status --porcelain --untracked-files=no)" && echo false || echo true)" \
+		> $(GPU_WHEELS_DIR)/commit.json
+	$(PY) benchmarks/gpu.py --pack-wheels --wheels $(GPU_WHEELS_DIR)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check s2acc data_pipeline eval submissions tests benchmarks

@@ -6,7 +6,12 @@ whole job runs in a fresh subprocess; the figures are audio seconds per wall sec
 total, and the peak resident memory of the largest process. The peer, timed in the same run, is the
 decode floor: reading every file of the corpus once, which every stage must do at least.
 
+Long recordings: one stereo file of 10 and of 60 minutes (the synthesised tracks end to end), run
+whole (``input.window_seconds`` past its length) and in the default windows, one process; the figure
+is the peak resident memory (target <= 1.5 GiB for 60 minutes), against the whole-file path's.
+
     python benchmarks/data_pipeline.py [--tracks 50 200] [--seconds 30] [--processes 1 2] [--out FILE]
+    python benchmarks/data_pipeline.py --only-long [--long-minutes 10 60]
 """
 
 from __future__ import annotations
@@ -79,13 +84,41 @@ def decode_floor(root: Path) -> tuple[float, float]:
     return time.perf_counter() - start, audio_seconds
 
 
-def run_pipeline(root: Path, processes: int, tags: bool) -> dict:
-    out = WORK / f"run-{root.name}-p{processes}"
+def long_recording(minutes: float, source: Path) -> Path:
+    """A folder holding one stereo FLAC of ``minutes``: the source corpus's tracks end to end, repeated,
+    written a track at a time."""
+    import soundfile as sf
+
+    from data_pipeline.tracks import load_track
+
+    root = WORK / f"long-{minutes:g}min"
+    path = root / "recording.flac"
+    if not path.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        total, written = int(minutes * 60 * 44100), 0
+        files = sorted(source.glob("*/*.mp3"))
+        with sf.SoundFile(str(path) + ".tmp", "w", 44100, 2, format="FLAC", subtype="PCM_16") as f:
+            while written < total:
+                for file in files:
+                    audio = load_track(file, 44100)[:, : total - written]
+                    f.write(audio.T)
+                    written += audio.shape[1]
+                    if written >= total:
+                        break
+        Path(str(path) + ".tmp").rename(path)
+    return root
+
+
+def run_pipeline(root: Path, processes: int, tags: bool, window: float | None = None) -> dict:
+    name = f"{root.name}-p{processes}" + ("" if window is None else f"-w{window:g}")
+    out = WORK / f"run-{name}"
     shutil.rmtree(out, ignore_errors=True)
     cfg = yaml.safe_load((HERE.parent / "configs" / "data" / "demo.yaml").read_text())
     cfg["out"] = str(out)
     cfg["input"] = {"root": str(root), "tags_table": str(root / "truth.parquet") if tags else ""}
-    cfg_path = WORK / f"cfg-{root.name}-p{processes}.yaml"
+    if window is not None:
+        cfg["input"]["window_seconds"] = window
+    cfg_path = WORK / f"cfg-{name}.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     cli = ["-m", "s2acc", "data", "run", "--config", str(cfg_path), "--quiet"]
     if processes == 1:
@@ -139,6 +172,28 @@ def run_pipeline(root: Path, processes: int, tags: bool) -> dict:
     }
 
 
+def long_recordings(minutes: list[float], source: Path) -> dict:
+    """Peak memory on one long file, windowed (the default) and, where it fits, whole."""
+    from data_pipeline.config import InputConfig
+
+    window = InputConfig().window_seconds
+    runs = []
+    for m in minutes:
+        root = long_recording(m, source)
+        for label, w in (("windowed", window), ("whole", m * 60 + 60)):
+            if label == "whole" and m > 20:  # the whole-file path needs about 0.3 GiB a minute
+                continue
+            run = {k: v for k, v in run_pipeline(root, 1, False, w).items() if k != "stages"}
+            runs.append({"minutes": m, "path": label, "window_seconds": w, **run})
+            print(json.dumps(runs[-1]))
+    return {
+        "target_peak_rss_mib_60min": 1536,
+        "default_window_seconds": window,
+        "runs": runs,
+        **metadata(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -147,9 +202,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--processes", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--no-real", action="store_true", help="skip the Debian music corpus")
+    parser.add_argument("--long-minutes", type=float, nargs="+", default=[10, 60])
+    parser.add_argument("--only-long", action="store_true", help="measure only the long recordings")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "data_pipeline.json")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
+    long_runs = long_recordings(args.long_minutes, synth_corpus(min(args.tracks), args.seconds))
+    if args.only_long:
+        result = json.loads(args.out.read_text())
+        result["long_recordings"] = long_runs
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.out}")
+        return
 
     corpora = [(synth_corpus(n, args.seconds), True) for n in args.tracks]
     real = None if args.no_real else debian_corpus()
@@ -183,6 +247,7 @@ def main() -> None:
         "peer": {"decode_floor": floors},
         "memory_vs_corpus_size": memory,
         "runs": runs,
+        "long_recordings": long_runs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -31,7 +31,11 @@ class InputConfig:
     tags_tsv: str = ""  # optional: an MTG-Jamendo TSV (TRACK_ID ... TAGS) giving each track's tags
     tags_table: str = ""  # optional: parquet/CSV with track_id and genre/instrument/mood list columns
     min_seconds: float = 5.0  # shorter tracks are refused
-    max_seconds: float = 1200.0  # longer tracks are refused (read from the header, before decoding)
+    max_seconds: float = 14400.0  # longer tracks are refused (read from the header, before decoding)
+    # Separation and lead sheets work through a track in windows of this length (rounded up to a
+    # multiple of 10.24 s), so peak memory follows the window, not the track; a track no longer than
+    # one window is processed whole
+    window_seconds: float = 120.0
     min_sample_rate: int = 22050  # below this a track cannot supply 44.1 kHz training audio
     max_channels: int = 2
     sample_rate: int = SAMPLE_RATE  # everything downstream works at this rate
@@ -64,6 +68,8 @@ class SegmentConfig:
     backend: str = "spectral"  # spectral (offline) | external
     min_seconds: float = 10.0  # segments are fitted to the training clip range
     max_seconds: float = 30.0
+    # Longer tracks are segmented a window at a time, cut on the downbeat nearest each window edge
+    window_seconds: float = 600.0
     params: dict = field(default_factory=dict)
 
 
@@ -132,6 +138,13 @@ class DataConfig:
             raise ConfigError(f"unknown stages {unknown}; the stages are {', '.join(STAGES)}")
         if not 0.0 < self.select.fraction <= 1.0:
             raise ConfigError(f"select.fraction must be in (0, 1], got {self.select.fraction}")
+        if self.input.window_seconds < 10.24:
+            raise ConfigError(f"input.window_seconds must be >= 10.24, got {self.input.window_seconds}")
+        if self.segment.window_seconds < 2 * self.segment.max_seconds:
+            raise ConfigError(
+                f"segment.window_seconds ({self.segment.window_seconds}) must be at least twice "
+                f"segment.max_seconds ({self.segment.max_seconds})"
+            )
         if not 0 < self.segment.min_seconds <= self.segment.max_seconds:
             raise ConfigError("need 0 < segment.min_seconds <= segment.max_seconds")
         if self.flush_every < 1:

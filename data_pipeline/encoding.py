@@ -9,6 +9,7 @@ per-channel mean and std over every frame of the train split, which the DiT uses
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +17,21 @@ import pandas as pd
 
 
 def encode_segments(
-    vae, audio: np.ndarray, sr: int, segments: pd.DataFrame, chunk_frames: int, device: str = "cpu"
+    vae,
+    read: Callable[[float, float], np.ndarray],
+    segments: pd.DataFrame,
+    chunk_frames: int,
+    device: str = "cpu",
 ):
-    """{segment_id: latents (dim, frames) float32} for the segments of one track's audio."""
+    """{segment_id: latents (dim, frames) float32} for the segments of one track, each read on its own
+    by ``read(start, end)`` (seconds)."""
     import torch
 
     from s2acc.vae import encode
 
     out = {}
     for row in segments.itertuples():
-        clip = audio[:, int(round(row.start * sr)) : int(round(row.end * sr))]
+        clip = read(row.start, row.end)
         x = torch.from_numpy(np.ascontiguousarray(clip))[None].to(device)
         out[str(row.segment_id)] = encode(vae, x, chunk_frames=chunk_frames)[0].float().cpu()
     return out

@@ -1,4 +1,8 @@
-"""Stage 1, ingest: scan, probe, hash, decode-check, and drop exact duplicates."""
+"""Stage 1, ingest: scan, probe, hash, decode-check, and drop exact duplicates.
+
+The decode check streams each file block by block, so a three-hour recording costs one block of
+memory; later stages read it a window at a time (:class:`data_pipeline.tracks.TrackAudio`).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,34 @@ import pandas as pd
 from data_pipeline.config import InputConfig
 from data_pipeline.runner import ItemError
 from data_pipeline.tracks import jamendo_layout, track_id_for
-from s2acc.audio import AudioError, check_audio, info, read_audio
+from s2acc.audio import AudioError, check_audio, info, read_blocks
 
 SILENCE_PEAK = 1e-4  # a track whose peak is below this (-80 dBFS) carries no music
 TRUNCATED_SHARE = 0.95  # decoding less than this share of the frames the header states means a cut file
+BLOCK_SECONDS = 30.0  # decode-check block
+
+
+def decoded_stats(path: Path, sr: int) -> dict:
+    """Frames, peak, largest channel DC offset and peak once that offset is removed, from a full decode
+    in blocks (a truncated file decodes fewer frames; NaN/inf samples raise :class:`AudioError`)."""
+    frames, low, high, total = 0, None, None, None
+    for block in read_blocks(path, max(1, int(BLOCK_SECONDS * sr))):
+        check_audio(block, path)
+        frames += block.shape[1]
+        b_low, b_high, b_sum = block.min(axis=1), block.max(axis=1), block.sum(axis=1, dtype=np.float64)
+        low = b_low if low is None else np.minimum(low, b_low)
+        high = b_high if high is None else np.maximum(high, b_high)
+        total = b_sum if total is None else total + b_sum
+    if not frames:
+        raise AudioError(path, "audio is empty (no samples)")
+    offset = total / frames
+    return {
+        "frames": frames,
+        "channels": len(offset),
+        "peak": float(max(np.abs(low).max(), np.abs(high).max())),
+        "dc": float(np.abs(offset).max()),
+        "audible": float(np.maximum(high - offset, offset - low).max()),
+    }
 
 
 def sha256_of(path: Path, block: int = 1 << 20) -> str:
@@ -59,27 +87,25 @@ def probe(root: Path, relpath: str, cfg: InputConfig) -> dict:
             raise ItemError(
                 f"{relpath}: {head.duration:.0f} s is longer than the maximum {cfg.max_seconds:.0f} s"
             )
-        audio, sr = read_audio(path)  # a full decode finds truncation and NaN/inf samples
-        check_audio(audio, path)
+        stats = decoded_stats(path, head.sample_rate)
     except AudioError as exc:
         raise ItemError(str(exc)) from exc
-    if head.frames > 0 and audio.shape[1] < TRUNCATED_SHARE * head.frames:
+    sr = head.sample_rate
+    if head.frames > 0 and stats["frames"] < TRUNCATED_SHARE * head.frames:
         raise ItemError(
-            f"{relpath}: truncated: decoded {audio.shape[1] / sr:.2f} s of the "
+            f"{relpath}: truncated: decoded {stats['frames'] / sr:.2f} s of the "
             f"{head.duration:.2f} s its header states"
         )
-    duration = audio.shape[1] / sr
+    duration = stats["frames"] / sr
     if duration < cfg.min_seconds:
         raise ItemError(f"{relpath}: {duration:.2f} s is shorter than the minimum {cfg.min_seconds:.1f} s")
-    peak = float(np.max(np.abs(audio)))
-    offset = audio.mean(axis=1, keepdims=True)
-    audible = float(np.max(np.abs(audio - offset)))
-    if audible < SILENCE_PEAK:
-        dc = float(np.max(np.abs(offset)))
+    peak = stats["peak"]
+    if stats["audible"] < SILENCE_PEAK:
         reason = (
             f"silent (peak {peak:.2e})"
-            if dc < SILENCE_PEAK
-            else f"no audible content once its DC offset ({dc:.3f}) is removed (peak {audible:.2e})"
+            if stats["dc"] < SILENCE_PEAK
+            else f"no audible content once its DC offset ({stats['dc']:.3f}) is removed "
+            f"(peak {stats['audible']:.2e})"
         )
         raise ItemError(f"{relpath}: {reason}")
     return {
@@ -90,8 +116,9 @@ def probe(root: Path, relpath: str, cfg: InputConfig) -> dict:
         "bytes": size,
         "format": path.suffix.lower().lstrip("."),
         "duration": round(duration, 4),
+        "frames": int(stats["frames"]),
         "sample_rate": sr,
-        "channels": int(audio.shape[0]),
+        "channels": int(stats["channels"]),
         "peak": round(peak, 6),
     }
 

@@ -39,7 +39,9 @@ __all__ = [
     "Separator",
     "load_demucs_model",
     "make_separator",
+    "stem_energy",
     "vocal_energy_ratio",
+    "vocal_share",
 ]
 
 # Which stem each backend offers as the harmonic (pitched, non-drum) part of the mix.
@@ -355,18 +357,24 @@ def make_separator(name: str, device: str = "cpu", **params: Any) -> Separator:
     raise ValueError(f"unknown separation backend {name!r}; choose one of {', '.join(HARMONIC_STEM)}")
 
 
-def vocal_energy_ratio(stems: dict[str, np.ndarray]) -> float:
-    """Share of the stems' total energy in the ``vocals`` stem (0 when there is none).
+def stem_energy(stem: np.ndarray) -> float:
+    """Sum of squares of a stem (or of a window of it); non-finite samples count as silence, so a
+    damaged stem cannot turn the ratio into NaN."""
+    clean = np.nan_to_num(np.asarray(stem, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0).ravel()
+    return float(np.dot(clean, clean))
 
-    Non-finite samples count as silence, so a damaged stem cannot turn the ratio into NaN.
-    """
-    if "vocals" not in stems:
+
+def vocal_share(energies: dict[str, float]) -> float:
+    """Share of the stems' total energy in ``vocals`` (0 when there is none), from per-stem energies
+    (summed over a track's windows)."""
+    if "vocals" not in energies:
         return 0.0
-    energies = {}
-    for key, stem in stems.items():
-        clean = np.nan_to_num(np.asarray(stem, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
-        energies[key] = float(np.dot(clean.ravel(), clean.ravel()))
     total = sum(energies.values())
     if not np.isfinite(total) or total <= 0:
         return 0.0
     return float(min(1.0, energies["vocals"] / total))
+
+
+def vocal_energy_ratio(stems: dict[str, np.ndarray]) -> float:
+    """Share of the stems' total energy in the ``vocals`` stem (0 when there is none)."""
+    return vocal_share({k: stem_energy(v) for k, v in stems.items()})

@@ -3,7 +3,10 @@ encode (ingest and select work on whole tables, in :mod:`data_pipeline.pipeline`
 
 :class:`TrackStages` holds one process's share of a run: each stage is a method
 ``stage(track_id) -> rows``, and each backend a cached property built on first use, on the process's
-device. Segment-level stages work a track at a time, so its audio is decoded once for all its segments.
+device. Every stage reads a track's audio a span at a time (:class:`data_pipeline.tracks.TrackAudio`):
+separation and lead sheets work through it in windows of ``input.window_seconds``, segmentation in
+windows of ``segment.window_seconds``, and the segment-level stages read each segment on its own, so
+peak memory follows the window, not the length of the recording.
 """
 
 from __future__ import annotations
@@ -19,8 +22,7 @@ import pandas as pd
 
 from data_pipeline.config import DataConfig
 from data_pipeline.runner import Context, ItemError
-from data_pipeline.tracks import load_track, safe_name
-from s2acc.audio import read_audio, write_audio
+from data_pipeline.tracks import TrackAudio, safe_name
 
 
 class Workspace:
@@ -66,23 +68,37 @@ class TrackStages:
     def _track(self, track_id: str) -> pd.Series:
         return self._rows("ingest", "track_id")[track_id].iloc[0]
 
-    def audio(self, track_id: str) -> np.ndarray:
-        return load_track(self._track(track_id)["path"], self.sr)
+    def track_audio(self, track_id: str) -> TrackAudio:
+        row = self._track(track_id)
+        frames = row.get("frames")  # tables written before it was recorded fall back on the header
+        return TrackAudio(row["path"], self.sr, None if frames is None or pd.isna(frames) else int(frames))
 
-    def harmonic(self, track_id: str) -> np.ndarray | None:
+    def harmonic_audio(self, track_id: str) -> TrackAudio | None:
         from data_pipeline.separation import HARMONIC_STEM
 
         if "separate" not in self.tables or track_id not in self._rows("separate", "track_id"):
             return None
         path = self.ws.stem_path(track_id, HARMONIC_STEM[self.cfg.separate.backend])
-        return read_audio(path)[0] if path.exists() else None
+        return TrackAudio(path, self.sr) if path.exists() else None
+
+    @cached_property
+    def window(self) -> int:
+        """Separation and lead-sheet window in samples, a whole number of analysis units."""
+        from s2acc.leadsheet import WINDOW_UNIT
+
+        units = max(1, math.ceil(self.cfg.input.window_seconds / WINDOW_UNIT - 1e-9))
+        return int(round(units * WINDOW_UNIT * self.sr))
+
+    @cached_property
+    def context(self) -> int:
+        """Samples read either side of a window: beyond the reach of every separator and analysis."""
+        from s2acc.leadsheet import WINDOW_UNIT
+
+        return int(round(WINDOW_UNIT * self.sr))
 
     def segments_of(self, track_id: str) -> pd.DataFrame:
         rows = self._rows("segment", "track_id").get(track_id)
         return rows.sort_values("seg_idx") if rows is not None else self.tables["segment"].iloc[:0]
-
-    def _clip(self, audio: np.ndarray, row) -> np.ndarray:
-        return audio[:, int(round(row.start * self.sr)) : int(round(row.end * self.sr))]
 
     # ------------------------------------------------------------------------------ separate
 
@@ -94,17 +110,30 @@ class TrackStages:
         return make_separator(sep.backend, device=self.ctx.device, **sep.params)
 
     def separate(self, track_id: str) -> list[dict]:
-        from data_pipeline.separation import vocal_energy_ratio
+        from contextlib import ExitStack
 
-        stems = self.separator.separate(self.audio(track_id), self.sr)
-        for name, stem in stems.items():
-            write_audio(self.ws.stem_path(track_id, name), stem, self.sr, bits="float")
-        ratio = float(vocal_energy_ratio(stems))
+        from data_pipeline.separation import stem_energy, vocal_share
+        from s2acc.audio import StreamWriter, windows
+
+        track = self.track_audio(track_id)
+        energies: dict[str, float] = {}
+        with ExitStack() as files:
+            writers: dict[str, StreamWriter] = {}
+            for lo, start, stop, hi in windows(track.n, self.window, self.context):
+                stems = self.separator.separate(track.read(lo, hi), self.sr)
+                for name, stem in stems.items():
+                    if name not in writers:
+                        path = self.ws.stem_path(track_id, name)
+                        writers[name] = files.enter_context(StreamWriter(path, self.sr, len(stem), track.n))
+                    part = stem[:, start - lo : stop - lo]
+                    writers[name].write(part)
+                    energies[name] = energies.get(name, 0.0) + stem_energy(part)
+        ratio = vocal_share(energies)
         return [
             {
                 "track_id": track_id,
                 "separate_backend": self.cfg.separate.backend,
-                "stems": ",".join(sorted(stems)),
+                "stems": ",".join(sorted(energies)),
                 "vocal_energy_ratio": round(ratio, 6),
                 "has_vocals": bool(ratio > self.cfg.separate.vocal_threshold),
             }
@@ -113,12 +142,16 @@ class TrackStages:
     # ----------------------------------------------------------------------------- leadsheet
 
     def leadsheet(self, track_id: str) -> list[dict]:
-        from s2acc.leadsheet import extract_leadsheet
+        from s2acc.leadsheet import extract_leadsheet_windowed
 
-        sheet = extract_leadsheet(
-            self.audio(track_id),
+        track, harmonic = self.track_audio(track_id), self.harmonic_audio(track_id)
+        sheet = extract_leadsheet_windowed(
+            track.read,
+            track.n,
             self.sr,
-            harmonic=self.harmonic(track_id),
+            self.window,
+            self.context,
+            read_harmonic=None if harmonic is None else harmonic.read,
             frame_rate=self.cfg.leadsheet.frame_rate,
             backend=self.cfg.leadsheet.backend,
         )
@@ -151,12 +184,18 @@ class TrackStages:
         return make_segmenter(self.cfg.segment.backend, **self.cfg.segment.params)
 
     def segment(self, track_id: str) -> list[dict]:
-        from data_pipeline.segmentation import fit_segments
+        from data_pipeline.segmentation import Section, fit_segments
 
-        audio = self.audio(track_id)
+        track = self.track_audio(track_id)
         sheet = self._sheet(track_id)
-        duration = audio.shape[1] / self.sr
-        sections = self.segmenter.segment(audio, self.sr, beats=sheet.beats, downbeats=sheet.downbeats)
+        duration = track.duration
+        sections = []
+        spans = segment_spans(duration, self.cfg.segment.window_seconds, sheet.downbeats, sheet.beats)
+        for start, end in spans:
+            beats, downbeats = (t[(t >= start) & (t < end)] - start for t in (sheet.beats, sheet.downbeats))
+            audio = track.seconds(start, end)
+            found = self.segmenter.segment(audio, self.sr, beats=beats, downbeats=downbeats)
+            sections += [Section(s.start + start, s.end + start, s.label) for s in found]
         beats = sheet.downbeats if len(sheet.downbeats) >= 2 else sheet.beats
         fitted = fit_segments(
             sections, np.asarray(beats), duration, self.cfg.segment.min_seconds, self.cfg.segment.max_seconds
@@ -208,12 +247,12 @@ class TrackStages:
         from data_pipeline.captioning import CaptionItem
         from data_pipeline.features import measure
 
-        audio = self.audio(track_id)
+        track = self.track_audio(track_id)
         sheet = self._sheet(track_id)
         reference = self.references.get(track_id) if self.references else None
         items, feats = [], []
         for row in self.segments_of(track_id).itertuples():
-            clip = self._clip(audio, row)
+            clip = track.seconds(row.start, row.end)
             beats = sheet.beats[(sheet.beats >= row.start) & (sheet.beats < row.end)] - row.start
             features = measure(clip, self.sr, beats=beats, tempo=float(sheet.tempo), key=sheet.key)
             feats.append(features)
@@ -270,13 +309,13 @@ class TrackStages:
         )
 
     def grade(self, track_id: str) -> list[dict]:
-        audio = self.audio(track_id)
+        track = self.track_audio(track_id)
         captions = self._rows("caption", "segment_id")
         segments = list(self.segments_of(track_id).itertuples())
         segments = [s for s in segments if s.segment_id in captions]
         if not segments:
             raise ItemError(f"track {track_id}: no captioned segment to grade")
-        clips = [self._clip(audio, s) for s in segments]
+        clips = [track.seconds(s.start, s.end) for s in segments]
         texts = [str(captions[s.segment_id]["caption"].iloc[0]) for s in segments]
         aes = []
         for i in range(0, len(clips), self.cfg.grade.batch_size):
@@ -320,7 +359,7 @@ class TrackStages:
         enc = self.cfg.encode
         segments = self._rows("dataset", "track_id")[track_id].sort_values("segment_id")
         latents = encode_segments(
-            self.vae, self.audio(track_id), self.sr, segments, enc.chunk_frames, self.ctx.device
+            self.vae, self.track_audio(track_id).seconds, segments, enc.chunk_frames, self.ctx.device
         )
         path = self.ws.out / "latents" / f"{safe_name(track_id)}.safetensors"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -337,6 +376,22 @@ class TrackStages:
             }
             for segment_id, z in latents.items()
         ]
+
+
+def segment_spans(
+    duration: float, window: float, downbeats: np.ndarray, beats: np.ndarray
+) -> list[tuple[float, float]]:
+    """``(start, end)`` spans of at most ``window`` seconds covering a track, as few and as even as
+    fit, each cut on the downbeat (or beat) nearest its even share; a track no longer than ``window``
+    is one span."""
+    grid = np.asarray(downbeats if len(downbeats) >= 2 else beats, float)
+    cuts = [0.0]
+    while duration - cuts[-1] > window:
+        share = (duration - cuts[-1]) / math.ceil((duration - cuts[-1]) / window)
+        target = cuts[-1] + share
+        near = grid[(grid > cuts[-1] + share / 2) & (grid <= cuts[-1] + window) & (grid < duration)]
+        cuts.append(float(near[np.argmin(np.abs(near - target))]) if len(near) else target)
+    return list(zip(cuts, [*cuts[1:], duration], strict=True))
 
 
 def caption_consistency(row: pd.Series) -> float | None:

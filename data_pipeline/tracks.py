@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
-from s2acc.audio import AUDIO_SUFFIXES, AudioError, read_audio, resample, to_stereo
+from s2acc.audio import AUDIO_SUFFIXES, AudioError, check_audio, info, read_audio, resample, to_stereo
 
+RESAMPLE_CONTEXT = 0.1  # seconds read either side of a resampled span: beyond soxr's filter reach
 JAMENDO_NAME = re.compile(r"^(\d+)(?:_instrumental)?$")
 
 
@@ -57,3 +60,53 @@ def load_track(path: str | Path, sr: int) -> np.ndarray:
     if rate != sr:
         audio = resample(audio, rate, sr)
     return to_stereo(audio).astype(np.float32)
+
+
+class TrackAudio:
+    """One track's audio at the pipeline's rate (stereo float32), read a span at a time.
+
+    The stages work through long recordings in windows, so none holds a whole hour of audio: a span
+    is decoded on its own (soundfile seeks exactly, mp3 included) and, when the file has another rate,
+    resampled with enough context either side that it equals the same span of the whole file
+    resampled at once, to float precision. ``frames`` is the decoded length at the file's own rate
+    (the ingest table records it); without it the header's count is used.
+    """
+
+    def __init__(self, path: str | Path, sr: int, frames: int | None = None):
+        head = info(path)
+        if head.channels > 2:
+            raise AudioError(path, f"{head.channels} channels; expected mono or stereo")
+        self.path, self.sr, self.native = Path(path), int(sr), head.sample_rate
+        self.frames = int(frames) if frames is not None else head.frames
+        self.n = self.frames if self.native == self.sr else int(round(self.frames * self.sr / self.native))
+
+    @property
+    def duration(self) -> float:
+        return self.n / self.sr
+
+    def _native(self, start: int, stop: int) -> np.ndarray:
+        with sf.SoundFile(str(self.path)) as f:
+            f.seek(start)
+            data = f.read(frames=stop - start, dtype="float32", always_2d=True)
+        return check_audio(np.ascontiguousarray(data.T), self.path) if stop > start else data.T
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Samples ``[start, stop)`` at the pipeline's rate, stereo; the end is clipped to the track."""
+        stop = self.n if stop is None else min(int(stop), self.n)
+        start = max(0, min(int(start), stop))
+        if self.native == self.sr:
+            audio = self._native(start, stop)
+        else:
+            # Begin on a sample shared by both rates' grids, so the resampled span lines up exactly.
+            step = self.native // math.gcd(self.native, self.sr)
+            context = int(math.ceil(RESAMPLE_CONTEXT * self.native))
+            lo = max(0, (start * self.native // self.sr - context) // step * step)
+            hi = min(self.frames, int(math.ceil(stop * self.native / self.sr)) + context)
+            audio = resample(self._native(lo, hi), self.native, self.sr)
+            offset = lo * self.sr // self.native
+            audio = audio[:, start - offset : stop - offset]
+        return to_stereo(audio).astype(np.float32, copy=False)
+
+    def seconds(self, start: float, end: float) -> np.ndarray:
+        """The span ``[start, end)`` in seconds, on the same sample grid as a slice of the whole."""
+        return self.read(int(round(start * self.sr)), int(round(end * self.sr)))

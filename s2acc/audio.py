@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +32,12 @@ __all__ = [
     "mono_samples",
     "normalize_loudness",
     "read_audio",
+    "read_blocks",
     "resample",
+    "StreamWriter",
     "to_mono",
     "to_stereo",
+    "windows",
     "write_audio",
 ]
 
@@ -122,6 +126,55 @@ def read_audio(
         audio = resample(audio, native_sr, sr)
         native_sr = sr
     return audio, native_sr
+
+
+def read_blocks(path: str | os.PathLike, block_frames: int) -> Iterator[np.ndarray]:
+    """The file's samples in order, as float32 ``(channels, n)`` blocks at its own rate.
+
+    Streamed: an hour-long file costs one block of memory. Decoding errors raise :class:`AudioError`.
+    """
+    path = Path(path)
+    with _open_checked(path) as f:
+        while True:
+            try:
+                data = f.read(frames=block_frames, dtype="float32", always_2d=True)
+            except (sf.LibsndfileError, RuntimeError) as err:
+                raise AudioError(path, f"decoding failed ({err})") from err
+            if not len(data):
+                return
+            yield np.ascontiguousarray(data.T)
+
+
+class StreamWriter:
+    """Float audio written block by block as it is produced, moved into place only when complete.
+
+    For signals too long to hold (the stems of an hour-long recording): blocks go straight to disk,
+    and a file past WAV's 4 GiB limit is written as RF64, which soundfile reads the same way.
+    """
+
+    WAV_LIMIT = 2**32 - 2**20  # bytes: stay clear of the 32-bit RIFF size field
+
+    def __init__(self, path: str | os.PathLike, sr: int, channels: int, frames: int):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fmt = "WAV" if frames * channels * 4 < self.WAV_LIMIT else "RF64"
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".wav", dir=self.path.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        self.file = sf.SoundFile(tmp, "w", samplerate=sr, channels=channels, format=fmt, subtype="FLOAT")
+
+    def write(self, block: np.ndarray) -> None:
+        self.file.write(np.ascontiguousarray(np.asarray(block, np.float32).T))
+
+    def __enter__(self) -> StreamWriter:
+        return self
+
+    def __exit__(self, kind, value, trace) -> None:
+        self.file.close()
+        if kind is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
 
 
 def write_audio(
@@ -257,3 +310,16 @@ def normalize_loudness(
     if peak > peak_limit:
         gain *= peak_limit / peak
     return (audio * gain).astype(np.float32)
+
+
+def windows(n: int, window: int, context: int = 0) -> list[tuple[int, int, int, int]]:
+    """``(lo, start, stop, hi)`` for consecutive windows ``[start, stop)`` of ``window`` samples covering
+    ``n`` samples, each to be read with up to ``context`` samples either side: ``[lo, hi)``. A track no
+    longer than one window is a single window without context, the whole-file path."""
+    if n <= window:
+        return [(0, 0, n, n)]
+    out = []
+    for start in range(0, n, window):
+        stop = min(n, start + window)
+        out.append((max(0, start - context), start, stop, min(n, stop + context)))
+    return out

@@ -216,7 +216,8 @@ def test_every_bad_input_is_a_failure_with_its_reason_and_good_items_go_through(
     bad, good = _bad_corpus(root, source)
     assert len(bad) >= 15
     out = tmp_path / "out"
-    run_pipeline(config(root, out, input={"root": str(root), "min_seconds": 2.0}), progress=False)
+    limits = {"min_seconds": 2.0, "max_seconds": 1200.0}  # long.flac is 30 minutes
+    run_pipeline(config(root, out, input={"root": str(root), **limits}), progress=False)
     failures = pd.read_parquet(out / "failures.parquet")
     by_item = dict(zip(failures["item"], failures["reason"], strict=True))
     for rel, reason in bad.items():
@@ -239,7 +240,7 @@ def test_every_file_is_accounted_for_and_the_summary_adds_up(tmp_path, corpus, c
     out = tmp_path / "out"
     demo = str(Path(__file__).resolve().parents[1] / "configs/data/demo.yaml")
     args = ["data", "run", "--config", demo, "--quiet", "--stages", "ingest", "input.tags_table=",
-            "input.reference_captions=", "input.min_seconds=2",
+            "input.reference_captions=", "input.min_seconds=2", "input.max_seconds=1200",
             f"out={out}", f"input.root={root}"]  # fmt: skip
     assert main(args) == 0
     summary = capsys.readouterr().out

@@ -12,7 +12,13 @@ Harmony and melody read the harmonic stem when the separation stage gives one (d
 pitch salience), beats and onsets read the full mix.
 """
 
-from s2acc.leadsheet.extract import BACKENDS, extract_leadsheet, resolve_backend
+from s2acc.leadsheet.extract import (
+    BACKENDS,
+    WINDOW_UNIT,
+    extract_leadsheet,
+    extract_leadsheet_windowed,
+    resolve_backend,
+)
 from s2acc.leadsheet.sheet import CHORD_LABELS, NO_CHORD, LeadSheet, chord_index
 
 __all__ = [
@@ -21,6 +27,8 @@ __all__ = [
     "NO_CHORD",
     "LeadSheet",
     "chord_index",
+    "WINDOW_UNIT",
     "extract_leadsheet",
+    "extract_leadsheet_windowed",
     "resolve_backend",
 ]

@@ -35,6 +35,7 @@ class BeatResult:
     onset: np.ndarray  # onset strength at ``fps``, >= 0
     fps: float
     method: str
+    strength: np.ndarray | None = None  # per-beat downbeat salience the bar was chosen on (None: a bar DBN)
 
 
 def rnn_features(x: np.ndarray) -> np.ndarray:
@@ -77,7 +78,8 @@ def _bar_dbn(min_bpm: float, max_bpm: float):
     return DBNDownBeatTrackingProcessor(beats_per_bar=list(METERS), min_bpm=min_bpm, max_bpm=max_bpm, fps=FPS)
 
 
-def _tempo(beats: np.ndarray) -> float:
+def tempo_of(beats: np.ndarray) -> float:
+    """BPM from the median inter-beat interval; 0 without two beats."""
     return float(60.0 / np.median(np.diff(beats))) if len(beats) > 1 else 0.0
 
 
@@ -119,6 +121,7 @@ def track_madmom(
     act = downbeat_network(n_networks)(features)[:, 1:]  # drop the no-beat class: (beat, downbeat)
     beat_act = np.clip(act.sum(axis=1), 0.0, 1.0)
     onset = _flux(features)
+    strength = None
     if downbeat_dbn:
         out = _bar_dbn(min_bpm, max_bpm)(act)
         beats = out[:, 0] if len(out) else np.zeros(0)
@@ -127,19 +130,21 @@ def track_madmom(
         method = "madmom-blstm+bar-dbn"
     else:
         beats = np.asarray(_beat_dbn(min_bpm, max_bpm)(beat_act), float)
-        bpb, phase = choose_bar(_peak_at(act[:, 1], beats, FPS))
+        strength = _peak_at(act[:, 1], beats, FPS)
+        bpb, phase = choose_bar(strength)
         downbeats = beats[phase::bpb]
         method = "madmom-blstm+beat-dbn"
     return BeatResult(
         beats=np.asarray(beats, float),
         downbeats=np.asarray(downbeats, float),
-        tempo=_tempo(beats),
+        tempo=tempo_of(beats),
         beats_per_bar=bpb,
         beat_act=beat_act.astype(np.float32),
         downbeat_act=act[:, 1].astype(np.float32),
         onset=onset,
         fps=FPS,
         method=method + (f"x{n_networks}" if n_networks != 8 else ""),
+        strength=strength,
     )
 
 
@@ -153,19 +158,51 @@ def _flux(features: np.ndarray) -> np.ndarray:
     return total
 
 
-def track_librosa(y: np.ndarray, sr: int, chroma: np.ndarray | None = None) -> BeatResult:
-    """``y``: mono audio at ``sr``. ``chroma``: optional (12, frames) chroma at hop 512 for bar phase."""
-    hop = 512
-    fps = sr / hop
-    mel = librosa.feature.melspectrogram(y=y, sr=sr, hop_length=hop, n_fft=2048, n_mels=64)
+LIBROSA_HOP = 512
+TEMPO_CHUNK = 2**14  # onset frames (about 6 min) per tempogram block: its memory is 344 floats a frame
+
+
+def chunked_tempo(onset: np.ndarray, sr: int) -> float:
+    """librosa's global tempo estimate (the tempogram's time average, weighted by its prior around
+    120 BPM), with the tempogram summed a block at a time so that its memory stays bounded on an
+    hour of onsets; blocks lose a few seconds of autocorrelation context at their edges."""
+    total, frames = None, 0
+    for start in range(0, len(onset), TEMPO_CHUNK):
+        tg = librosa.feature.tempogram(
+            onset_envelope=onset[start : start + TEMPO_CHUNK],
+            sr=sr,
+            hop_length=LIBROSA_HOP,
+            win_length=int(librosa.time_to_frames(8.0, sr=sr, hop_length=LIBROSA_HOP)),
+        )
+        total = tg.sum(axis=1) if total is None else total + tg.sum(axis=1)
+        frames += tg.shape[1]
+    mean = (total / frames)[:, None]
+    return float(librosa.feature.tempo(tg=mean, sr=sr, hop_length=LIBROSA_HOP, aggregate=None)[0])
+
+
+def librosa_envelopes(y: np.ndarray, sr: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """(onset strength, low-band onset strength, frames per second) of mono ``y``: all the librosa
+    tracker reads, small enough to hold for hours of audio."""
+    mel = librosa.feature.melspectrogram(y=y, sr=sr, hop_length=LIBROSA_HOP, n_fft=2048, n_mels=64)
     db = librosa.power_to_db(mel, ref=np.max)
-    onset = librosa.onset.onset_strength(S=db, sr=sr, hop_length=hop)
-    low = librosa.onset.onset_strength(S=db[:8], sr=sr, hop_length=hop)  # below ~250 Hz: kick, bass
+    onset = librosa.onset.onset_strength(S=db, sr=sr, hop_length=LIBROSA_HOP)
+    low = librosa.onset.onset_strength(S=db[:8], sr=sr, hop_length=LIBROSA_HOP)  # below ~250 Hz: kick, bass
+    return onset.astype(np.float32), low.astype(np.float32), sr / LIBROSA_HOP
+
+
+def beats_from_envelopes(
+    onset: np.ndarray, low: np.ndarray, fps: float, chroma: np.ndarray | None = None
+) -> BeatResult:
+    """Onset-strength beat tracking, and the bar phase where chroma changes and low-frequency onsets
+    concentrate. ``chroma``: optional (12, frames) on the envelopes' frame grid."""
+    sr = int(round(fps * LIBROSA_HOP))
+    bpm = chunked_tempo(onset, sr) if len(onset) > TEMPO_CHUNK else None  # else librosa's own, identical
     _, frames = librosa.beat.beat_track(
-        onset_envelope=onset, sr=sr, hop_length=hop, units="frames", trim=False
+        onset_envelope=onset, sr=sr, hop_length=LIBROSA_HOP, units="frames", trim=False, bpm=bpm
     )
-    beats = librosa.frames_to_time(frames, sr=sr, hop_length=hop)
+    beats = librosa.frames_to_time(frames, sr=sr, hop_length=LIBROSA_HOP)
     bpb, phase = 4, 0
+    strength = np.zeros(len(beats))
     if len(frames) >= 2 * max(METERS):
         strength = _zscore(_peak_at(low, beats, fps))
         if chroma is not None:
@@ -173,20 +210,25 @@ def track_librosa(y: np.ndarray, sr: int, chroma: np.ndarray | None = None) -> B
             change = np.r_[0.0, np.linalg.norm(np.diff(sync, axis=1), axis=0)]
             strength = strength + _zscore(change)
         bpb, phase = choose_bar(strength)
-    peak = onset.max() if onset.size and onset.max() > 0 else 1.0
     beat_ind = np.zeros(len(onset), np.float32)
     beat_ind[frames[frames < len(onset)]] = 1.0
     return BeatResult(
         beats=beats,
         downbeats=beats[phase::bpb],
-        tempo=_tempo(beats),
+        tempo=tempo_of(beats),
         beats_per_bar=bpb,
         beat_act=beat_ind,
         downbeat_act=np.zeros(len(onset), np.float32),
-        onset=(onset / peak).astype(np.float32),
+        onset=onset.astype(np.float32),  # unscaled: a lead sheet scales it over the whole track
         fps=fps,
         method="librosa-beat-track+bar-phase",
+        strength=strength,
     )
+
+
+def track_librosa(y: np.ndarray, sr: int, chroma: np.ndarray | None = None) -> BeatResult:
+    """``y``: mono audio at ``sr``. ``chroma``: optional (12, frames) chroma at hop 512 for bar phase."""
+    return beats_from_envelopes(*librosa_envelopes(y, sr), chroma=chroma)
 
 
 def _zscore(v: np.ndarray) -> np.ndarray:
