@@ -250,31 +250,33 @@ class TrackStages:
         track = self.track_audio(track_id)
         sheet = self._sheet(track_id)
         reference = self.references.get(track_id) if self.references else None
-        items, feats = [], []
-        for row in self.segments_of(track_id).itertuples():
-            clip = track.seconds(row.start, row.end)
-            beats = sheet.beats[(sheet.beats >= row.start) & (sheet.beats < row.end)] - row.start
-            features = measure(clip, self.sr, beats=beats, tempo=float(sheet.tempo), key=sheet.key)
-            feats.append(features)
-            items.append(
-                CaptionItem(
-                    segment_id=row.segment_id,
-                    audio=clip,
-                    sr=self.sr,
-                    role=row.label,
-                    tags=self.known_tags.get(track_id, {}),
-                    features=features,
-                    reference=reference,
+        segments = list(self.segments_of(track_id).itertuples())
+        size = self.cfg.caption.batch_size
+        feats, results = [], []
+        for i in range(0, len(segments), size):  # a batch of clips in memory at a time
+            items = []
+            for row in segments[i : i + size]:
+                clip = track.seconds(row.start, row.end)
+                beats = sheet.beats[(sheet.beats >= row.start) & (sheet.beats < row.end)] - row.start
+                features = measure(clip, self.sr, beats=beats, tempo=float(sheet.tempo), key=sheet.key)
+                feats.append(features)
+                items.append(
+                    CaptionItem(
+                        segment_id=row.segment_id,
+                        audio=clip,
+                        sr=self.sr,
+                        role=row.label,
+                        tags=self.known_tags.get(track_id, {}),
+                        features=features,
+                        reference=reference,
+                    )
                 )
-            )
-        results = []
-        for i in range(0, len(items), self.cfg.caption.batch_size):
-            results += self.captioner.caption(items[i : i + self.cfg.caption.batch_size])
+            results += self.captioner.caption(items)
         rows = []
-        for item, features, result in zip(items, feats, results, strict=True):
+        for row, features, result in zip(segments, feats, results, strict=True):
             rows.append(
                 {
-                    "segment_id": item.segment_id,
+                    "segment_id": row.segment_id,
                     "track_id": track_id,
                     "caption": result.caption,
                     "caption_raw": result.raw
@@ -315,18 +317,16 @@ class TrackStages:
         segments = [s for s in segments if s.segment_id in captions]
         if not segments:
             raise ItemError(f"track {track_id}: no captioned segment to grade")
-        clips = [track.seconds(s.start, s.end) for s in segments]
         texts = [str(captions[s.segment_id]["caption"].iloc[0]) for s in segments]
-        aes = []
-        for i in range(0, len(clips), self.cfg.grade.batch_size):
-            aes += self.aesthetics.score(clips[i : i + self.cfg.grade.batch_size], self.sr)
+        size = self.cfg.grade.batch_size
+        aes, align = [], []
+        for i in range(0, len(segments), size):  # a batch of clips in memory at a time
+            clips = [track.seconds(s.start, s.end) for s in segments[i : i + size]]
+            aes += self.aesthetics.score(clips, self.sr)
+            if self.alignment is not None:
+                align += self.alignment.score(clips, self.sr, texts[i : i + size])
         if self.alignment is None:
             align = [caption_consistency(captions[s.segment_id].iloc[0]) for s in segments]
-        else:
-            align = []
-            for i in range(0, len(clips), self.cfg.grade.batch_size):
-                batch = slice(i, i + self.cfg.grade.batch_size)
-                align += self.alignment.score(clips[batch], self.sr, texts[batch])
         rows = []
         for seg, scores, value in zip(segments, aes, align, strict=True):
             rows.append(

@@ -36,3 +36,26 @@ def test_a_training_loops_tensors_stop_page_faulting():
     assert kept == "True"
     assert default > STEP_PAGES  # glibc maps and unmaps the large blocks: they fault every step
     assert with_setting < default / 10  # reused in place
+
+
+RELEASE = """
+import resource, sys, torch
+from s2acc.train.allocator import freed_memory_kept
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096 // 2**20
+with freed_memory_kept() as kept:
+    held = [torch.ones(64 * 2**18) for _ in range(16)]  # 1 GiB from the heap
+    del held
+    inside = rss()
+after = rss()
+print(kept, inside, after)
+"""
+
+
+def test_the_setting_lasts_only_while_training_and_the_heap_goes_back():
+    out = subprocess.run(
+        [sys.executable, "-c", RELEASE], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
+    kept, inside, after = out[0], int(out[1]), int(out[2])
+    assert kept == "True"
+    assert inside > after + 512  # MiB kept while the setting holds, returned once it ends

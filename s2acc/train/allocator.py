@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import ctypes
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_MAX = -4
 TRIM_THRESHOLD = 2**31 - 1  # the largest mallopt accepts: free heap tops below 2 GiB are kept
+DEFAULT_MMAP_MAX, DEFAULT_TRIM_THRESHOLD = 65536, 128 * 1024  # glibc's own
 
 
 def keep_freed_memory() -> bool:
@@ -31,3 +34,30 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return mallopt(M_MMAP_MAX, 0) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+
+
+def restore_defaults() -> bool:
+    """glibc's own settings again, and the free heap handed back to the system."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    ok = libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX) == 1
+    ok = libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD) == 1 and ok
+    libc.malloc_trim(0)
+    return ok
+
+
+@contextmanager
+def freed_memory_kept(enabled: bool = True) -> Iterator[bool]:
+    """:func:`keep_freed_memory` for the duration of a block (a training loop), then the defaults."""
+    kept = enabled and keep_freed_memory()
+    try:
+        yield kept
+    finally:
+        if kept:
+            restore_defaults()

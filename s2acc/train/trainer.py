@@ -43,7 +43,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from s2acc.train.allocator import keep_freed_memory
+from s2acc.train.allocator import freed_memory_kept
 from s2acc.train.ema import EMA
 from s2acc.train.preemption import Preempted, StopRequests
 
@@ -174,8 +174,6 @@ class Trainer:
             cpu=not torch.cuda.is_available(),
         )
         set_seed(cfg.seed)
-        if self.accelerator.device.type == "cpu":
-            keep_freed_memory()  # steps stop page-faulting their tensors in again
         self.dataset = dataset
         self.sampler = EpochPermutation(len(dataset), cfg.seed)
         loader = DataLoader(
@@ -290,7 +288,8 @@ class Trainer:
         self.resume()
         bar = tqdm(total=cfg.max_steps, initial=p.step, desc="train", disable=not self.show_progress)
         batches = self._batches()
-        with StopRequests() as stop:
+        # On CPU, steps stop page-faulting their tensors in again while the loop runs.
+        with StopRequests() as stop, freed_memory_kept(acc.device.type == "cpu"):
             self._loop(end, batches, bar, stop)
         bar.close()
         if cfg.tracker != "none":
