@@ -69,6 +69,17 @@ def test_stream_writer_moves_a_file_into_place_only_when_complete(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.wav"]
 
 
+def test_stems_past_the_wav_size_limit_are_written_as_rf64(tmp_path, monkeypatch):
+    monkeypatch.setattr(StreamWriter, "WAV_LIMIT", 10_000)  # bytes: stands for 4 GiB (3.4 h of stereo float)
+    block = np.random.default_rng(0).uniform(-1, 1, (2, 4000)).astype(np.float32)
+    with StreamWriter(tmp_path / "long.wav", SR, 2, 8000) as out:
+        out.write(block)
+        out.write(-block)
+    assert sf.info(str(tmp_path / "long.wav")).format == "RF64"
+    audio = TrackAudio(tmp_path / "long.wav", SR).read(3000, 5000)
+    np.testing.assert_array_equal(audio, np.concatenate([block, -block], axis=1)[:, 3000:5000])
+
+
 def test_windows_and_segment_spans_cover_the_track_without_gaps():
     spans = windows(1000, 300, 50)
     assert [(s, e) for _, s, e, _ in spans] == [(0, 300), (300, 600), (600, 900), (900, 1000)]
