@@ -21,8 +21,8 @@ others still run. Parts, in the order they run:
   preprocessing on the CPU, batches of 16 windows on the GPU), and the model calls alone: windows/s.
 - ``generate``: 100 prompts x 10 s through ``s2acc.dit.generate`` (``Generator`` and ``generate_csv``:
   the CLAP text tower, 32 Euler steps with CFG, the full VAE decode, WAVs written), batch 16; as
-  ``s2acc generate`` runs it (fp32), then under bf16 autocast. Target: <= 15 s on one H100. The floor
-  is the DiT's and the decoder's FLOPs, counted from the shapes, over each measured peak.
+  ``s2acc generate`` runs it by default (fp32), then with ``--precision bf16``. Target: <= 15 s on
+  one H100. The floor is the DiT's and the decoder's FLOPs, counted from the shapes, over each measured peak.
 
 Results go to ``benchmarks/results/gpu-<device>.json`` (e.g. ``gpu-nvidia-h100-80gb-hbm3.json``), written
 again after every part; ``--dry`` runs every part on the CPU at tiny sizes (tiny DiT and VAE, 2
@@ -537,7 +537,8 @@ def part_generate(run: Run) -> dict:
         if run.cuda:
             torch.cuda.reset_peak_memory_stats()
         with run.autocast(precision):
-            warm = run.timed(lambda: gen.audio(first, s.gen_seconds, seeds, **sampling))  # warm-up batch
+            at = {**sampling, "precision": precision}
+            warm = run.timed(lambda at=at: gen.audio(first, s.gen_seconds, seeds, **at))  # warm-up batch
             if warm * batches > run.left():
                 out["precisions"][precision] = {
                     "skipped": f"~{warm * batches:.0f} s needed, {run.left():.0f} s left"
@@ -548,9 +549,9 @@ def part_generate(run: Run) -> dict:
                 decode_s = run.timed(lambda: decode(gen.vae, z.repeat(len(first), 1, 1)))
             with tempfile.TemporaryDirectory() as folder:
                 seconds = run.timed(
-                    lambda folder=folder: generate_csv(
+                    lambda folder=folder, at=at: generate_csv(
                         gen, prompts, folder, seconds=s.gen_seconds, batch_size=s.gen_batch, seed=0,
-                        progress=False, **sampling,
+                        progress=False, **at,
                     )
                 )  # fmt: skip
         out["precisions"][precision] = {

@@ -76,6 +76,14 @@ def test_a_run_exports_a_model_that_generates_wavs(encoded_dataset, tmp_path):
     stamp = (tmp_path / "clips" / "a.wav").stat().st_mtime_ns
     generate_csv(gen, prompts, tmp_path / "clips", seconds=1.0, progress=False, steps=2)
     assert (tmp_path / "clips" / "a.wav").stat().st_mtime_ns == stamp  # a rerun keeps what is done
+    # bf16 autocast: the same clip to bf16 rounding, still fp32 out
+    seed = [int(table["seed"][1])]
+    half = gen.audio(["Café jazz à Paris — calme 🎷"], 1.0, seed, steps=2, precision="bf16")
+    assert half.dtype == torch.float32 and half.shape == alone.shape
+    assert not torch.equal(half, alone)
+    assert torch.corrcoef(torch.stack([half.flatten(), alone.flatten()]))[0, 1] > 0.95
+    with pytest.raises(ValueError, match="precision"):
+        gen.audio(["x"], 1.0, [0], steps=2, precision="fp8")
 
 
 def test_sft_starts_from_the_pretrain_export(encoded_dataset, tmp_path):

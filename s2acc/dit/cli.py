@@ -53,6 +53,7 @@ def _generate(args: argparse.Namespace) -> int:
         steps=args.steps or defaults.get("steps", 32),
         cfg_scale=args.cfg if args.cfg is not None else defaults.get("cfg_scale", 4.0),
         method=args.sampler or defaults.get("method", "euler"),
+        precision=args.precision or defaults.get("precision", "fp32"),
     )
     print(f"{len(table)} clips in {args.out}")
     return 0
@@ -85,6 +86,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--steps", type=int, help="ODE steps (default 32)")
     g.add_argument("--cfg", type=float, help="classifier-free guidance scale (default 4)")
     g.add_argument("--sampler", choices=["euler", "heun"], help="ODE sampler (default euler)")
+    g.add_argument(
+        "--precision",
+        choices=["fp32", "bf16"],
+        help="bf16: autocast the DiT and the decoder (GPUs; default fp32)",
+    )
     g.add_argument("--batch-size", type=int, default=16)
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--vae", help="decode with this VAE instead of the export's")
