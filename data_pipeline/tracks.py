@@ -8,9 +8,17 @@ import re
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-from s2acc.audio import AUDIO_SUFFIXES, AudioError, check_audio, info, read_audio, resample, to_stereo
+from s2acc.audio import (
+    AUDIO_SUFFIXES,
+    AudioError,
+    check_audio,
+    info,
+    read_audio,
+    read_frames,
+    resample,
+    to_stereo,
+)
 
 RESAMPLE_CONTEXT = 0.1  # seconds read either side of a resampled span: beyond soxr's filter reach
 JAMENDO_NAME = re.compile(r"^(\d+)(?:_instrumental)?$")
@@ -85,10 +93,8 @@ class TrackAudio:
         return self.n / self.sr
 
     def _native(self, start: int, stop: int) -> np.ndarray:
-        with sf.SoundFile(str(self.path)) as f:
-            f.seek(start)
-            data = f.read(frames=stop - start, dtype="float32", always_2d=True)
-        return check_audio(np.ascontiguousarray(data.T), self.path) if stop > start else data.T
+        audio, _ = read_frames(self.path, start, stop)
+        return check_audio(audio, self.path) if stop > start else audio
 
     def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Samples ``[start, stop)`` at the pipeline's rate, stereo; the end is clipped to the track."""

@@ -33,6 +33,7 @@ __all__ = [
     "normalize_loudness",
     "read_audio",
     "read_blocks",
+    "read_frames",
     "resample",
     "StreamWriter",
     "to_mono",
@@ -100,6 +101,23 @@ def check_audio(audio: np.ndarray, path: str | os.PathLike | None = None) -> np.
     return audio
 
 
+def read_frames(path: str | os.PathLike, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, int]:
+    """Frames ``[start, stop)`` of a file at its own rate as float32 ``(channels, n)`` (an empty span
+    gives n = 0, unchecked), and that rate; soundfile seeks exactly, mp3 included."""
+    path = Path(path)
+    with _open_checked(path) as f:
+        native_sr = int(f.samplerate)
+        try:
+            if start:
+                f.seek(start)
+            data = f.read(
+                frames=-1 if stop is None else max(0, stop - start), dtype="float32", always_2d=True
+            )
+        except (sf.LibsndfileError, RuntimeError) as err:
+            raise AudioError(path, f"decoding failed ({err})") from err
+    return np.ascontiguousarray(data.T), native_sr
+
+
 def read_audio(
     path: str | os.PathLike,
     sr: int | None = None,
@@ -108,18 +126,13 @@ def read_audio(
     duration: float | None = None,
 ) -> tuple[np.ndarray, int]:
     """Read a file as float32 ``(channels, samples)``; optionally a window, resampled, mixed to mono."""
-    path = Path(path)
-    with _open_checked(path) as f:
-        native_sr = int(f.samplerate)
-        start = int(round(offset * native_sr))
-        frames = -1 if duration is None else int(round(duration * native_sr))
-        try:
-            if start:
-                f.seek(start)
-            data = f.read(frames=frames, dtype="float32", always_2d=True)
-        except (sf.LibsndfileError, RuntimeError) as err:
-            raise AudioError(path, f"decoding failed ({err})") from err
-    audio = check_audio(np.ascontiguousarray(data.T), path)
+    start, stop = 0, None
+    if offset or duration is not None:
+        rate = info(path).sample_rate
+        start = int(round(offset * rate))
+        stop = None if duration is None else start + int(round(duration * rate))
+    data, native_sr = read_frames(path, start, stop)
+    audio = check_audio(data, path)
     if mono:
         audio = to_mono(audio)
     if sr is not None and sr != native_sr:

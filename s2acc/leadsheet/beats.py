@@ -167,12 +167,13 @@ def chunked_tempo(onset: np.ndarray, sr: int) -> float:
     120 BPM), with the tempogram summed a block at a time so that its memory stays bounded on an
     hour of onsets; blocks lose a few seconds of autocorrelation context at their edges."""
     total, frames = None, 0
+    win_length = int(librosa.time_to_frames(8.0, sr=sr, hop_length=LIBROSA_HOP))  # librosa's ac_size
     for start in range(0, len(onset), TEMPO_CHUNK):
         tg = librosa.feature.tempogram(
             onset_envelope=onset[start : start + TEMPO_CHUNK],
             sr=sr,
             hop_length=LIBROSA_HOP,
-            win_length=int(librosa.time_to_frames(8.0, sr=sr, hop_length=LIBROSA_HOP)),
+            win_length=win_length,
         )
         total = tg.sum(axis=1) if total is None else total + tg.sum(axis=1)
         frames += tg.shape[1]

@@ -236,9 +236,11 @@ def extract_leadsheet_windowed(
     Each window of ``window`` samples is analysed with ``context`` samples either side and cropped to
     its own span; the spans' series are joined, and chords, key, tempo and the frame grid are decided
     once over the whole. Both sizes must be multiples of :data:`WINDOW_UNIT` (at ``sr``), where every
-    analysis grid restarts. Beats and melody are tracked per window, so they can differ from the
-    whole-file result within a beat or note of a window edge; a recording no longer than one window is
-    analysed whole, exactly as :func:`extract_leadsheet`.
+    analysis grid restarts. The librosa tracker then tracks beats and bars once over the joined onset
+    envelopes, as on the whole file; madmom's beats are joined per window (its decoder's memory grows
+    with the track) and its bar chosen once over every beat's downbeat salience. The melody is tracked
+    per window, so it can differ from the whole-file result within a note of a window edge. A recording
+    no longer than one window is analysed whole, exactly as :func:`extract_leadsheet`.
     """
     unit = WINDOW_UNIT * sr
     if any(abs(size / unit - round(size / unit)) > 1e-9 for size in (window, context)):

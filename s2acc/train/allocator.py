@@ -23,29 +23,35 @@ TRIM_THRESHOLD = 2**31 - 1  # the largest mallopt accepts: free heap tops below 
 DEFAULT_MMAP_MAX, DEFAULT_TRIM_THRESHOLD = 65536, 128 * 1024  # glibc's own
 
 
+def _libc() -> ctypes.CDLL | None:
+    """glibc with ``mallopt`` and ``malloc_trim`` typed; None on another C library or platform."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+        libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
 def keep_freed_memory() -> bool:
     """Ask glibc's malloc to reuse freed blocks instead of returning them; False where that is not
     possible (another C library or platform), which changes nothing but speed."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    return mallopt(M_MMAP_MAX, 0) == 1 and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    libc = _libc()
+    return (
+        libc is not None
+        and libc.mallopt(M_MMAP_MAX, 0) == 1
+        and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
+    )
 
 
 def restore_defaults() -> bool:
     """glibc's own settings again, and the free heap handed back to the system."""
-    if not sys.platform.startswith("linux"):
+    libc = _libc()
+    if libc is None:
         return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     ok = libc.mallopt(M_MMAP_MAX, DEFAULT_MMAP_MAX) == 1
     ok = libc.mallopt(M_TRIM_THRESHOLD, DEFAULT_TRIM_THRESHOLD) == 1 and ok
     libc.malloc_trim(0)
