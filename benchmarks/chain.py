@@ -386,7 +386,8 @@ def semantic_vae(args, judge: Judge) -> dict:
         f"train.batch_size={args.dit_batch}",
         f"model.width={args.dit_width}",
         f"model.depth={args.dit_depth}",
-        "train.save_every=100000",
+        "train.save_every=100",
+        "train.keep_checkpoints=1",
     ]
     arms: dict[str, list[dict]] = {}
     for arm, settings in vae_settings.items():

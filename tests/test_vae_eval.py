@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from s2acc.cli import main
 from s2acc.vae.data import CropDataset, clips_from_dataset
-from s2acc.vae.evaluate import evaluate_vae, fit_linear_probe, latent_frames, probe_scores
+from s2acc.vae.evaluate import (
+    evaluate_vae,
+    fit_linear_probe,
+    frame_harmonic_share,
+    latent_frames,
+    probe_scores,
+)
 from s2acc.vae.oobleck import build_vae
 
 
@@ -60,3 +67,19 @@ def test_the_vae_eval_command_writes_its_report(graded_dataset, tmp_path, capsys
     assert report["clip_seconds"] == 3 and "chord" in report["probes"]
     assert json.loads(capsys.readouterr().out) == report
     assert main(["vae", "eval", "tiny", "--dataset", str(tmp_path / "none")]) == 2
+
+
+def test_frame_harmonic_share_separates_a_frame_rate_buzz_from_music():
+    sr, hop = 44100, 2048
+    n = 10 * sr
+    buzz = np.zeros((2, n))
+    buzz[:, ::hop] = 1.0  # the same waveform every latent frame
+    t = np.arange(n) / sr
+    chord = sum(np.sin(2 * np.pi * f * t) for f in (220.0, 277.18, 329.63))[None]  # A major, off the comb
+    noise = np.random.default_rng(0).standard_normal((1, n))
+    assert frame_harmonic_share(buzz, sr, hop) > 0.99
+    assert frame_harmonic_share(chord, sr, hop) < 0.01
+    assert frame_harmonic_share(noise, sr, hop) < 0.05
+    assert frame_harmonic_share(np.zeros((1, n)), sr, hop) == 0.0
+    with pytest.raises(ValueError, match="at least"):
+        frame_harmonic_share(chord[:, : 2 * hop], sr, hop)

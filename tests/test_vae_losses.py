@@ -70,3 +70,21 @@ def test_a_silent_target_gives_a_bounded_loss_that_prefers_silence():
     loud = 0.5 * torch.randn(2, 2, 22050)
     assert float(mrstft_loss(silent, silent)) == 0.0
     assert float(mrstft_loss(quiet, silent)) < float(mrstft_loss(loud, silent)) < 1e4
+
+
+def test_only_windows_longer_than_the_latent_hop_tell_a_bass_note_from_its_neighbour_on_the_frame_comb():
+    # 100 Hz against 107.67 Hz (the fifth harmonic of the 21.53 Hz latent frame rate): a semitone and a
+    # half apart, within one bin of a 2048 window, six bins apart in an 8192 one.
+    target, pred = tone(100.0, seconds=1.0), tone(5 * SR / 2048, seconds=1.0)
+    short = float(mrstft_loss(pred, target, fft_sizes=(2048,)))
+    long = float(mrstft_loss(pred, target, fft_sizes=(8192,)))
+    assert long > 1.5 * short
+
+
+def test_the_loss_windows_are_checked_when_the_config_loads():
+    from s2acc.vae.train import LossSection
+
+    assert LossSection(fft_sizes=(8192, 2048)).fft_sizes == (8192, 2048)
+    for bad in ((), (1000,), (4,)):
+        with pytest.raises(ValueError, match="fft_sizes"):
+            LossSection(fft_sizes=bad)

@@ -2,6 +2,10 @@
 
 - Reconstruction, on centre crops of the held-out split: multi-resolution STFT distance (the training
   loss, mid/side), SI-SDR and mel L1, each averaged over clips.
+- Frame-rate harmonics: the share of a signal's 40 Hz - 4 kHz energy that lies on the harmonics of the
+  latent frame rate (sample rate / hop). A decoder that renders every latent frame with the same
+  waveform buzzes on exactly those harmonics, which a pitch or chord reader then hears as notes; music
+  puts about the share of the band those bins cover there.
 - Latent probes: per-frame linear classifiers (multinomial logistic regression on standardised
   latent means, fitted with L-BFGS) trained on the frozen latents of the training split and scored on
   the held-out split, for chord class (25), melody pitch class (13 with "unvoiced") and beat presence.
@@ -38,6 +42,24 @@ def distances(recon: torch.Tensor, audio: torch.Tensor) -> dict[str, float]:
 def reconstruct(vae, audio: torch.Tensor) -> torch.Tensor:
     """Encode and decode (batch, channels, samples), cut back to the input's length."""
     return decode(vae, encode(vae, audio))[..., : audio.shape[-1]]
+
+
+def frame_harmonic_share(
+    audio: np.ndarray, sample_rate: int, hop: int, band: tuple[float, float] = (40.0, 4000.0)
+) -> float:
+    """Share of the energy of ``audio`` (channels, samples), mixed to mono, within ``band`` that lies
+    within four spectral bins of a multiple of ``sample_rate / hop``."""
+    mono = np.asarray(audio, dtype=np.float64).reshape(-1, np.shape(audio)[-1]).mean(0)
+    if mono.size < 4 * hop:
+        raise ValueError(f"frame_harmonic_share needs at least {4 * hop} samples, got {mono.size}")
+    power = np.abs(np.fft.rfft(mono * np.hanning(mono.size))) ** 2
+    freqs = np.fft.rfftfreq(mono.size, 1.0 / sample_rate)
+    inside = (freqs >= band[0]) & (freqs <= band[1])
+    rate = sample_rate / hop
+    offset = np.abs(freqs - rate * np.round(freqs / rate))
+    on_harmonic = inside & (offset <= 4 * sample_rate / mono.size)
+    total = power[inside].sum()
+    return float(power[on_harmonic].sum() / total) if total > 0 else 0.0
 
 
 @torch.no_grad()

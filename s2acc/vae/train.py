@@ -26,7 +26,7 @@ from s2acc.train import TrainConfig, Trainer
 from s2acc.vae.data import CropDataset, clips_from_dataset
 from s2acc.vae.discriminator import MultiScaleSTFTDiscriminator, discriminator_loss, generator_losses
 from s2acc.vae.distill import LeadSheetHead, LeadSheetProjector, alignment_loss, prediction_loss
-from s2acc.vae.losses import mrstft_loss
+from s2acc.vae.losses import FFT_SIZES, mrstft_loss
 from s2acc.vae.oobleck import decode, encode, open_vae
 
 VAE_PREFIX = "vae."
@@ -50,6 +50,10 @@ class DataSection:
 @dataclass
 class LossSection:
     stft: float = 1.0
+    # The STFT loss's window sizes (Stable Audio's by default). No window longer than the hop (2048)
+    # means no bin narrower than a semitone below about 360 Hz: adding 4096 and 8192 lets the loss
+    # tell neighbouring bass notes apart (benchmarks/README.md says what that did for the small VAE).
+    fft_sizes: tuple[int, ...] = FFT_SIZES
     kl: float = 1e-4
     adversarial: float = 0.1  # 0 turns the discriminator off
     feature_matching: float = 1.0
@@ -63,6 +67,8 @@ class LossSection:
     train_projector: bool = False
 
     def __post_init__(self) -> None:
+        if not self.fft_sizes or any(n < 8 or n & (n - 1) for n in self.fft_sizes):
+            raise ValueError(f"loss.fft_sizes must be powers of two of at least 8, got {self.fft_sizes!r}")
         if self.distill_mode not in ("align", "predict"):
             raise ValueError(f"loss.distill_mode must be align or predict, got {self.distill_mode!r}")
 
@@ -127,7 +133,7 @@ class VAETrainingModel(nn.Module):
         cfg, audio = self.cfg, batch["audio"]
         posterior = self.vae.encode(audio).latent_dist
         recon = self.vae.decode(posterior.sample()).sample[..., : audio.shape[-1]]
-        rec = mrstft_loss(recon, audio)
+        rec = mrstft_loss(recon, audio, self.cfg.fft_sizes)
         kl = 0.5 * (posterior.mean.pow(2) + posterior.var - posterior.logvar - 1).mean()
         loss = cfg.stft * rec + cfg.kl * kl
         logs = {"stft": float(rec.detach()), "kl": float(kl.detach())}
