@@ -23,7 +23,9 @@ Parts (``--parts``, each stored under its own key of the results file, so they c
   figures from ``benchmarks/results/vae_musical.json`` (measured there, not here).
 - ``semantic_vae``: the small VAE fine-tuned with lead-sheet distillation (align direction, the shipped
   default) against the same fine-tuning with lambda 0, same data, steps and seed; each encodes the
-  pretraining corpus's selected segments, and a DiT is trained from scratch on each, with 3 seeds.
+  pretraining corpus's selected segments, and a DiT is trained from scratch on each, with 3 seeds. The
+  seeds run in turn over both arms, and the figures are written after each (``seeds_measured``), so a
+  run stopped part-way has compared both arms on the seeds it finished.
 - ``graded_sft``: a corpus with 30% damaged copies (``configs/synth/graded.yaml``) through the dataset
   job; from the same pretrain export (``small-dit``), SFT on the graded top 20% against SFT on a random
   20% of the same segments (one draw), 3 seeds each. Besides FAD against the clean held-out reference,
@@ -213,7 +215,7 @@ def model_clips(judge: Judge, folder: Path, dit: str, steps: int, cfg_scale: flo
 # ------------------------------------------------------------------------------------- generation
 
 
-def generation(args, judge: Judge) -> dict:
+def generation(args, judge: Judge, report: Callable[[dict], None]) -> dict:
     out: dict = {
         "prompts": len(judge.prompts),
         "clips_per_prompt": len(judge.excerpts),
@@ -375,7 +377,7 @@ def compare(judge: Judge, arms: dict[str, list[dict]], extra: dict[str, Callable
     return out
 
 
-def semantic_vae(args, judge: Judge) -> dict:
+def semantic_vae(args, judge: Judge, report: Callable[[dict], None]) -> dict:
     work = args.work / "semantic_vae"
     vae_settings = {
         "distilled": ["loss.distill=1.0", "loss.distill_mode=align"],
@@ -389,37 +391,43 @@ def semantic_vae(args, judge: Judge) -> dict:
         "train.save_every=100",
         "train.keep_checkpoints=1",
     ]
-    arms: dict[str, list[dict]] = {}
+    encoded = {}
     for arm, settings in vae_settings.items():
-        start = time.perf_counter()
         vae = train_vae_run(
             work / arm / "vae",
             args.pretrain_dataset,
             [f"train.max_steps={args.vae_steps}", f"train.save_every={args.vae_steps}", *settings],
         )
-        dataset = encoded_copy(args.pretrain_dataset, work / arm / "dataset", str(vae))
-        arms[arm] = []
-        for seed in range(args.seeds):
+        encoded[arm] = (vae, encoded_copy(args.pretrain_dataset, work / arm / "dataset", str(vae)))
+    # Seeds outermost: a run stopped part-way leaves both arms measured on the same seeds.
+    arms: dict[str, list[dict]] = {arm: [] for arm in vae_settings}
+    for seed in range(args.seeds):
+        for arm, (vae, dataset) in encoded.items():
+            start = time.perf_counter()
             dit = train_dit_run(
                 work / arm / f"dit-{seed}",
                 ROOT / "configs/dit/small.yaml",
                 [f"data.dataset={dataset}", f"vae={vae}", f"train.seed={seed}", *dit_settings],
             )
             arms[arm].append(judged_run(judge, work / arm / f"clips-{seed}", dit, args))
-        print(arm, f"{time.perf_counter() - start:.0f} s", flush=True)
-    return {
-        "distillation": "align (the shipped default: centred-cosine alignment of a latent projection with "
-        "the lead-sheet targets)",
-        "vae_steps": args.vae_steps,
-        "dit_steps": args.dit_steps,
-        "seeds": args.seeds,
-        "dit": {"width": args.dit_width, "depth": args.dit_depth, "init": "random"},
-        "chords": "not measured: the held-out prompts (track captions) carry no chords",
-        **compare(judge, arms),
-    }
+            print(f"{arm} seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
+        figures = {
+            "distillation": "align (the shipped default: centred-cosine alignment of a latent projection "
+            "with the lead-sheet targets)",
+            "vae_steps": args.vae_steps,
+            "dit_steps": args.dit_steps,
+            "seeds": args.seeds,
+            "seeds_measured": seed + 1,
+            "dit": {"width": args.dit_width, "depth": args.dit_depth, "init": "random"},
+            "chords": "not measured: the held-out prompts (track captions) carry no chords",
+            **compare(judge, arms),
+        }
+        if seed + 1 < args.seeds:
+            report(figures)
+    return figures
 
 
-def graded_sft(args, judge: Judge) -> dict:
+def graded_sft(args, judge: Judge, report: Callable[[dict], None]) -> dict:
     from data_pipeline.config import DataConfig, synth_corpus_inputs
     from data_pipeline.grading import DspQuality
     from data_pipeline.pipeline import run_pipeline
@@ -491,6 +499,19 @@ def graded_sft(args, judge: Judge) -> dict:
 
 # ------------------------------------------------------------------------------------------- main
 
+
+def store(out: Path, part: str, figures: dict, seconds: float) -> None:
+    """One part's figures into the results file, every other part's kept as the file holds them now."""
+    result = json.loads(out.read_text()) if out.exists() else {}
+    figures = {**figures, "run": {**metadata(), "wall_seconds": round(seconds, 1)}}
+    if part == "generation":
+        result.update(generation=figures, vae=vae_figures())
+    else:
+        result.setdefault("ablations", {})[part] = figures
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+
 PARTS = {"generation": generation, "semantic_vae": semantic_vae, "graded_sft": graded_sft}
 
 
@@ -532,18 +553,13 @@ def main() -> None:
         parser.error(f"unknown part(s) {unknown}; choose from {', '.join(PARTS)}")
     corpus = synth_corpus(ROOT / "configs/synth/heldout.yaml", args.heldout)
     judge = Judge(corpus, args.prompts, args.work, args.clips_per_prompt)
-    result = json.loads(args.out.read_text()) if args.out.exists() else {}
     for part in parts:
         start = time.perf_counter()
-        figures = PARTS[part](args, judge)
-        figures["run"] = {**metadata(), "wall_seconds": round(time.perf_counter() - start, 1)}
-        result["ablations" if part != "generation" else "generation"] = (
-            {**result.get("ablations", {}), part: figures} if part != "generation" else figures
-        )
-        if part == "generation":
-            result["vae"] = vae_figures()
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1) + "\n")
+
+        def report(figures: dict, part: str = part, start: float = start) -> None:
+            store(args.out, part, figures, time.perf_counter() - start)
+
+        report(PARTS[part](args, judge, report))
         print(f"{part}: wrote {args.out}", flush=True)
 
 
