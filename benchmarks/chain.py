@@ -551,6 +551,8 @@ def main() -> None:
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         parser.error(f"unknown part(s) {unknown}; choose from {', '.join(PARTS)}")
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
     corpus = synth_corpus(ROOT / "configs/synth/heldout.yaml", args.heldout)
     judge = Judge(corpus, args.prompts, args.work, args.clips_per_prompt)
     for part in parts:
