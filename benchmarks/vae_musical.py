@@ -42,7 +42,8 @@ MUSICAL = ("beat_f", "chord_majmin")
 TARGET_RATIO = 0.9
 
 
-def lead_sheet_scores(audio: np.ndarray, sr: int, truth: dict, separator) -> dict[str, float]:
+def musical_scores(audio: np.ndarray, sr: int, truth: dict, separator) -> dict[str, float]:
+    """The lead sheet heard in ``audio`` scored against the truth, and its frame-rate buzz share."""
     harmonic = separator.separate(audio, sr)[HARMONIC_STEM["hpss"]]
     scores = score_track(extract_leadsheet(audio, sr, harmonic=harmonic), truth)
     return {
@@ -95,7 +96,7 @@ def main() -> None:
     for i in range(args.tracks):
         track = generate_track(cfg, i)
         audio_seconds += track.audio.shape[-1] / cfg.sample_rate
-        original.append(lead_sheet_scores(track.audio, cfg.sample_rate, track.truth, separator))
+        original.append(musical_scores(track.audio, cfg.sample_rate, track.truth, separator))
         line = f"track {i}: original " + " ".join(f"{k}={original[-1][k]:.2f}" for k in MUSICAL)
         for label, (_, vae) in vaes.items():
             t0 = time.perf_counter()
@@ -104,7 +105,7 @@ def main() -> None:
             seconds[label] += time.perf_counter() - t0
             recon = y[0].numpy()
             rows[label].append(
-                {**lead_sheet_scores(recon, cfg.sample_rate, track.truth, separator), **distances(y, x)}
+                {**musical_scores(recon, cfg.sample_rate, track.truth, separator), **distances(y, x)}
             )
             line += f" | {label} " + " ".join(f"{k}={v:.2f}" for k, v in rows[label][-1].items())
         print(line, flush=True)
