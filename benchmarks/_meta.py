@@ -26,6 +26,11 @@ def _git(*args: str) -> str:
         return "unknown"
 
 
+# The benchmarks' own results are outputs: one written earlier in the same run is not a change to the
+# code that measured it.
+_CODE = (":(top)", ":(top,exclude)benchmarks/results")
+
+
 def metadata() -> dict:
     import numpy
     import scipy
@@ -37,7 +42,7 @@ def metadata() -> dict:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": _git("rev-parse", "--short", "HEAD"),
-        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no", "--", *_CODE)),
         "machine": {
             "cpu": _cpu_model(),
             "cores": os.cpu_count(),
