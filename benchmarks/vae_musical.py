@@ -9,7 +9,10 @@ the ratios reconstruction / original of beat F-measure and chord accuracy (targe
 bootstrap 95% intervals over tracks; beside them the signal distances against the original:
 multi-resolution STFT (the training loss), mel L1 and SI-SDR; and the share of the 40 Hz - 4 kHz energy
 on harmonics of the latent frame rate (``s2acc.vae.evaluate.frame_harmonic_share``), where a decoder that
-buzzes once per latent frame puts its energy (the originals' share is given beside it).
+buzzes once per latent frame puts its energy (the originals' share is given beside it). Steady sine
+tones (110, 220, 440 Hz) probe why: a decoder can only play a pitch off that comb if the latents move from
+frame to frame with the tone's phase, so the probe reports the share of the latents' energy that varies
+over time beside the buzz share of the decoded tone.
 
     python benchmarks/vae_musical.py --vae small=small-vae --vae tiny=runs/pretrain/vae-tiny/export
 """
@@ -49,6 +52,29 @@ def musical_scores(audio: np.ndarray, sr: int, truth: dict, separator) -> dict[s
     return {
         **{k: float(scores[k]) for k in (*MUSICAL, "key_correct", "tempo_within_4pct")},
         "frame_harmonic_share": frame_harmonic_share(audio, sr, HOP),
+    }
+
+
+TONES_HZ = (110.0, 220.0, 440.0)
+
+
+@torch.no_grad()
+def steady_tone_probe(vae, sr: int, seconds: float = 4.0) -> dict[str, float]:
+    """Means over steady stereo sines of the decoded tone's buzz share and of the latents' motion: the
+    share of their energy (edge frames left out) in their variation over time, 0 for constant latents."""
+    t = np.arange(int(seconds * sr)) / sr
+    buzz, motion = [], []
+    for hz in TONES_HZ:
+        tone = torch.from_numpy(np.tile(0.3 * np.sin(2 * np.pi * hz * t), (2, 1)).astype(np.float32))[None]
+        z = vae.encode(tone).latent_dist.mean
+        decoded = vae.decode(z).sample[0, :, : tone.shape[-1]].numpy()
+        latents = z[0, :, 4:-4]  # away from the zero-padded edges
+        buzz.append(frame_harmonic_share(decoded, sr, HOP))
+        varying = latents - latents.mean(-1, keepdim=True)
+        motion.append(float(varying.pow(2).mean() / latents.pow(2).mean().clamp(min=1e-12)))
+    return {
+        "tone_frame_harmonic_share": round(float(np.mean(buzz)), 4),
+        "tone_latent_motion": round(float(np.mean(motion)), 4),
     }
 
 
@@ -122,6 +148,7 @@ def main() -> None:
                 "spec": spec,
                 "parameters": sum(p.numel() for p in vae.parameters()),
                 "codec_x_realtime": round(audio_seconds / seconds[label], 2),
+                **steady_tone_probe(vae, cfg.sample_rate),
                 **summarise(rows[label], original),
             }
             for label, (spec, vae) in vaes.items()

@@ -68,6 +68,22 @@ def test_generator_terms_never_reach_the_discriminator(graded_dataset):
         torch.testing.assert_close(through_model[name], p.grad, rtol=1e-4, atol=1e-7, msg=name)
 
 
+def test_the_waveform_term_is_the_l1_between_waveforms(graded_dataset):
+    data = CropDataset(clips_from_dataset(graded_dataset, "train"), 0.5)
+    batch = collate([data[0], data[1]])
+    model = VAETrainingModel(build_vae("tiny"), LossSection(stft=0.0, kl=0.0, distill=0.0, adversarial=0.0))
+    model.cfg.waveform = 2.0
+    torch.manual_seed(0)
+    total, logs = model(batch)
+    torch.manual_seed(0)  # the same posterior sample, so the same reconstruction
+    recon = model.vae.decode(model.vae.encode(batch["audio"]).latent_dist.sample()).sample
+    expected = (recon[..., : batch["audio"].shape[-1]] - batch["audio"]).abs().mean()
+    assert logs["waveform"] == pytest.approx(float(expected), rel=1e-5)
+    assert float(total) == pytest.approx(2.0 * float(expected), rel=1e-5)
+    total.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.vae.decoder.parameters())
+
+
 @pytest.mark.slow
 def test_a_run_exports_a_strictly_loadable_vae_and_writes_demos_and_metrics(graded_dataset, tmp_path):
     cfg = run_config(graded_dataset, tmp_path / "run", "loss.adversarial=0.1")

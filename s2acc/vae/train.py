@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from s2acc.audio import write_audio
 from s2acc.config import save_config
@@ -55,6 +56,9 @@ class LossSection:
     # tell neighbouring bass notes apart (benchmarks/README.md says what that did for the small VAE).
     fft_sizes: tuple[int, ...] = FFT_SIZES
     kl: float = 1e-4
+    # L1 between the waveforms (EnCodec's time-domain term; 0 is Stable Audio's recipe). Magnitude
+    # spectra cannot see a decoder that ignores phase across latent frames; a waveform loss can.
+    waveform: float = 0.0
     adversarial: float = 0.1  # 0 turns the discriminator off
     feature_matching: float = 1.0
     discriminator_lr: float = 1e-4
@@ -137,6 +141,10 @@ class VAETrainingModel(nn.Module):
         kl = 0.5 * (posterior.mean.pow(2) + posterior.var - posterior.logvar - 1).mean()
         loss = cfg.stft * rec + cfg.kl * kl
         logs = {"stft": float(rec.detach()), "kl": float(kl.detach())}
+        if cfg.waveform:
+            waveform = F.l1_loss(recon, audio)
+            loss = loss + cfg.waveform * waveform
+            logs["waveform"] = float(waveform.detach())
         if cfg.distill and "features" in batch:
             if self.projector is not None:
                 projected = self.projector(batch["features"], posterior.mean.shape[-1])
