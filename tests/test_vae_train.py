@@ -71,8 +71,8 @@ def test_generator_terms_never_reach_the_discriminator(graded_dataset):
 def test_the_waveform_term_is_the_l1_between_waveforms(graded_dataset):
     data = CropDataset(clips_from_dataset(graded_dataset, "train"), 0.5)
     batch = collate([data[0], data[1]])
-    model = VAETrainingModel(build_vae("tiny"), LossSection(stft=0.0, kl=0.0, distill=0.0, adversarial=0.0))
-    model.cfg.waveform = 2.0
+    loss = LossSection(stft=0.0, kl=0.0, waveform=2.0, distill=0.0, adversarial=0.0)
+    model = VAETrainingModel(build_vae("tiny"), loss)
     torch.manual_seed(0)
     total, logs = model(batch)
     torch.manual_seed(0)  # the same posterior sample, so the same reconstruction
