@@ -84,6 +84,24 @@ def test_the_waveform_term_is_the_l1_between_waveforms(graded_dataset):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.vae.decoder.parameters())
 
 
+def test_without_posterior_sampling_the_decoder_sees_the_posterior_mean(graded_dataset):
+    data = CropDataset(clips_from_dataset(graded_dataset, "train"), 0.5)
+    batch = collate([data[0], data[1]])
+    terms = {"stft": 0.0, "kl": 0.0, "waveform": 1.0, "distill": 0.0, "adversarial": 0.0}
+    model = VAETrainingModel(build_vae("tiny"), LossSection(**terms, sample_posterior=False))
+    torch.manual_seed(0)
+    _, first = model(batch)
+    torch.manual_seed(1)  # another seed would draw another sample; the mean does not depend on it
+    _, second = model(batch)
+    recon = model.vae.decode(model.vae.encode(batch["audio"]).latent_dist.mean).sample
+    expected = (recon[..., : batch["audio"].shape[-1]] - batch["audio"]).abs().mean()
+    assert first["waveform"] == second["waveform"] == pytest.approx(float(expected), rel=1e-6)
+    sampling = VAETrainingModel(model.vae, LossSection(**terms))
+    torch.manual_seed(1)
+    _, sampled = sampling(batch)
+    assert sampled["waveform"] != pytest.approx(first["waveform"], rel=1e-6)
+
+
 @pytest.mark.slow
 def test_a_run_exports_a_strictly_loadable_vae_and_writes_demos_and_metrics(graded_dataset, tmp_path):
     cfg = run_config(graded_dataset, tmp_path / "run", "loss.adversarial=0.1")

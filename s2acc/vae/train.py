@@ -59,6 +59,10 @@ class LossSection:
     # L1 between the waveforms (EnCodec's time-domain term; 0 is Stable Audio's recipe). Magnitude
     # spectra cannot see a decoder that ignores phase across latent frames; a waveform loss can.
     waveform: float = 0.0
+    # False decodes the posterior mean during training (a plain autoencoder). Sampling adds noise to
+    # every latent frame; where the latents' motion over time is smaller than that noise, the decoder
+    # cannot learn to use it.
+    sample_posterior: bool = True
     adversarial: float = 0.1  # 0 turns the discriminator off
     feature_matching: float = 1.0
     discriminator_lr: float = 1e-4
@@ -136,7 +140,8 @@ class VAETrainingModel(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         cfg, audio = self.cfg, batch["audio"]
         posterior = self.vae.encode(audio).latent_dist
-        recon = self.vae.decode(posterior.sample()).sample[..., : audio.shape[-1]]
+        latents = posterior.sample() if cfg.sample_posterior else posterior.mean
+        recon = self.vae.decode(latents).sample[..., : audio.shape[-1]]
         rec = mrstft_loss(recon, audio, self.cfg.fft_sizes)
         kl = 0.5 * (posterior.mean.pow(2) + posterior.var - posterior.logvar - 1).mean()
         loss = cfg.stft * rec + cfg.kl * kl
