@@ -140,7 +140,7 @@ bench: $(STAMP)
 	$(OFFLINE) $(PY) benchmarks/vae.py
 	$(OFFLINE) $(PY) benchmarks/dit.py
 	$(OFFLINE) $(PY) benchmarks/vae_candidates.py --steps 300
-	$(OFFLINE) $(PY) benchmarks/vae_musical.py --vae small=small-vae
+	$(OFFLINE) $(PY) benchmarks/vae_musical.py --vae small=small-vae --vae random=small --tracks 12
 	$(OFFLINE) $(PY) benchmarks/chain.py
 	$(OFFLINE) $(PY) benchmarks/chain.py --parts semantic_vae,graded_sft
 

@@ -96,6 +96,9 @@ def main() -> None:
 
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.is_file() else {"runs": {}}
+    measured_on = {"corpus": Path(args.corpus).name, "count": args.tracks}
+    if results.get("tracks", measured_on) != measured_on:
+        parser.error(f"{out} holds figures on {results['tracks']}, not {measured_on}: pass another --out")
     entry = results["runs"].setdefault(run.name, {"steps": {}})
     entry.update(init=init, loss=config["loss"], lr=config["train"]["lr"])
     steps = entry["steps"]
@@ -105,6 +108,11 @@ def main() -> None:
             k: round(float(np.mean([o[k] for o in originals])), 4)
             for k in ("frame_harmonic_share", "chord_majmin")
         }
+    same_start = [
+        e["steps"]["0"] for e in results["runs"].values() if e.get("init") == init and "0" in e["steps"]
+    ]
+    if same_start and "0" not in steps:
+        steps["0"] = same_start[0]  # the starting weights, measured for another run from the same init
     todo = {0: None} | {s: w for s, w in checkpoints(run).items() if s % args.every == 0}
     for step, weights in todo.items():
         if str(step) in steps:
@@ -115,7 +123,7 @@ def main() -> None:
         steps[str(step)] = measure(vae, tracks, separator, sr)
         entry["steps"] = dict(sorted(steps.items(), key=lambda kv: int(kv[0])))
         results.update(metadata())
-        results["tracks"] = {"corpus": Path(args.corpus).name, "count": args.tracks}
+        results["tracks"] = measured_on
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2) + "\n")
         row = steps[str(step)]
