@@ -84,6 +84,13 @@ def main() -> None:
     if config.get("kind") != "vae":
         parser.error(f"{config_file} is a {config.get('kind')!r} run, not a VAE run")
     init = config["model"]["init"]
+    if args.every < 1 or args.tracks < 1:
+        parser.error("--every and --tracks must be at least 1")
+    out = Path(args.out)
+    results = json.loads(out.read_text()) if out.is_file() else {"runs": {}}
+    measured_on = {"corpus": Path(args.corpus).name, "count": args.tracks}
+    if results.get("tracks", measured_on) != measured_on:
+        parser.error(f"{out} holds figures on {results['tracks']}, not {measured_on}: pass another --out")
 
     torch.set_num_threads(2)
     corpus = load_config(SynthConfig, args.corpus, [f"n_tracks={max(args.tracks, 1)}"])
@@ -94,11 +101,6 @@ def main() -> None:
         tracks.append((track.audio, track.truth))
     separator = make_separator("hpss")
 
-    out = Path(args.out)
-    results = json.loads(out.read_text()) if out.is_file() else {"runs": {}}
-    measured_on = {"corpus": Path(args.corpus).name, "count": args.tracks}
-    if results.get("tracks", measured_on) != measured_on:
-        parser.error(f"{out} holds figures on {results['tracks']}, not {measured_on}: pass another --out")
     entry = results["runs"].setdefault(run.name, {"steps": {}})
     entry.update(init=init, loss=config["loss"], lr=config["train"]["lr"])
     steps = entry["steps"]
@@ -114,6 +116,8 @@ def main() -> None:
     if same_start and "0" not in steps:
         steps["0"] = same_start[0]  # the starting weights, measured for another run from the same init
     todo = {0: None} | {s: w for s, w in checkpoints(run).items() if s % args.every == 0}
+    if all(str(step) in steps for step in todo):
+        print(f"{run.name}: steps {sorted(todo)} are already measured in {out}")
     for step, weights in todo.items():
         if str(step) in steps:
             continue
