@@ -118,14 +118,14 @@ def main() -> None:
     todo = {0: None} | {s: w for s, w in checkpoints(run).items() if s % args.every == 0}
     if all(str(step) in steps for step in todo):
         print(f"{run.name}: steps {sorted(todo)} are already measured in {out}")
+    vae = open_vae(init).eval()  # step 0; each checkpoint then replaces every weight (strict)
     for step, weights in todo.items():
         if str(step) in steps:
             continue
-        vae = open_vae(init).eval()
         if weights is not None:
             vae.load_state_dict(vae_state(load_file(weights)), strict=True)
         steps[str(step)] = measure(vae, tracks, separator, sr)
-        entry["steps"] = dict(sorted(steps.items(), key=lambda kv: int(kv[0])))
+        entry["steps"] = steps = dict(sorted(steps.items(), key=lambda kv: int(kv[0])))
         results.update(metadata())
         results["tracks"] = measured_on
         out.parent.mkdir(parents=True, exist_ok=True)

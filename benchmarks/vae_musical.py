@@ -58,14 +58,19 @@ def musical_scores(audio: np.ndarray, sr: int, truth: dict, separator) -> dict[s
 TONES_HZ = (110.0, 220.0, 440.0)
 
 
+def steady_tone(hz: float, sr: int, seconds: float = 4.0) -> torch.Tensor:
+    """A steady stereo sine at 0.3 amplitude, (1, 2, samples): the probes' test signal."""
+    t = np.arange(int(seconds * sr)) / sr
+    return torch.from_numpy(np.tile(0.3 * np.sin(2 * np.pi * hz * t), (2, 1)).astype(np.float32))[None]
+
+
 @torch.no_grad()
 def steady_tone_probe(vae, sr: int, seconds: float = 4.0) -> dict[str, float]:
     """Means over steady stereo sines of the decoded tone's buzz share and of the latents' motion: the
     share of their energy (edge frames left out) in their variation over time, 0 for constant latents."""
-    t = np.arange(int(seconds * sr)) / sr
     buzz, motion = [], []
     for hz in TONES_HZ:
-        tone = torch.from_numpy(np.tile(0.3 * np.sin(2 * np.pi * hz * t), (2, 1)).astype(np.float32))[None]
+        tone = steady_tone(hz, sr, seconds)
         z = vae.encode(tone).latent_dist.mean
         decoded = vae.decode(z).sample[0, :, : tone.shape[-1]].numpy()
         latents = z[0, :, 4:-4]  # away from the zero-padded edges

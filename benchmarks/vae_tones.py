@@ -31,7 +31,7 @@ import torch
 
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 from benchmarks._meta import metadata  # noqa: E402
-from benchmarks.vae_musical import TONES_HZ, steady_tone_probe  # noqa: E402
+from benchmarks.vae_musical import TONES_HZ, steady_tone, steady_tone_probe  # noqa: E402
 from s2acc.config import load_config  # noqa: E402
 from s2acc.rates import HOP, SAMPLE_RATE  # noqa: E402
 from s2acc.vae import open_vae  # noqa: E402
@@ -57,10 +57,9 @@ def tone_batch(rng: np.random.Generator, batch: int, seconds: float) -> torch.Te
 @torch.no_grad()
 def pitch_error_cents(vae, seconds: float = 4.0) -> float:
     """Mean distance (cents) of the decoded test tones' strongest peak from the tone."""
-    t = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     errors = []
     for hz in TONES_HZ:
-        tone = torch.from_numpy(np.tile(0.3 * np.sin(2 * np.pi * hz * t), (2, 1)).astype(np.float32))[None]
+        tone = steady_tone(hz, SAMPLE_RATE, seconds)
         decoded = vae.decode(vae.encode(tone).latent_dist.mean).sample[0, :, : tone.shape[-1]]
         mono = decoded.mean(0).numpy()
         spectrum = np.abs(np.fft.rfft(mono * np.hanning(mono.size)))

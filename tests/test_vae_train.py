@@ -46,9 +46,20 @@ def test_the_shipped_configs_load():
         load_config(VAETrainConfig, ROOT / "configs/vae/tiny.yaml", ["loss.distill_mode=sideways"])
 
 
-def test_generator_terms_never_reach_the_discriminator(graded_dataset):
+@pytest.fixture
+def two_clips(graded_dataset) -> dict[str, torch.Tensor]:
+    """A training batch of two 0.5 s clips."""
     data = CropDataset(clips_from_dataset(graded_dataset, "train"), 0.5)
-    batch = collate([data[0], data[1]])
+    return collate([data[0], data[1]])
+
+
+def waveform_l1(vae, audio: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+    recon = vae.decode(latents).sample[..., : audio.shape[-1]]
+    return (recon - audio).abs().mean()
+
+
+def test_generator_terms_never_reach_the_discriminator(two_clips):
+    batch = two_clips
     loss = LossSection(stft=0.0, kl=0.0, distill=0.0, adversarial=1.0, feature_matching=1.0)
     model = VAETrainingModel(build_vae("tiny"), loss)
     torch.manual_seed(0)
@@ -68,33 +79,30 @@ def test_generator_terms_never_reach_the_discriminator(graded_dataset):
         torch.testing.assert_close(through_model[name], p.grad, rtol=1e-4, atol=1e-7, msg=name)
 
 
-def test_the_waveform_term_is_the_l1_between_waveforms(graded_dataset):
-    data = CropDataset(clips_from_dataset(graded_dataset, "train"), 0.5)
-    batch = collate([data[0], data[1]])
+def test_the_waveform_term_is_the_l1_between_waveforms(two_clips):
+    batch = two_clips
     loss = LossSection(stft=0.0, kl=0.0, waveform=2.0, distill=0.0, adversarial=0.0)
     model = VAETrainingModel(build_vae("tiny"), loss)
     torch.manual_seed(0)
     total, logs = model(batch)
     torch.manual_seed(0)  # the same posterior sample, so the same reconstruction
-    recon = model.vae.decode(model.vae.encode(batch["audio"]).latent_dist.sample()).sample
-    expected = (recon[..., : batch["audio"].shape[-1]] - batch["audio"]).abs().mean()
+    sample = model.vae.encode(batch["audio"]).latent_dist.sample()
+    expected = waveform_l1(model.vae, batch["audio"], sample)
     assert logs["waveform"] == pytest.approx(float(expected), rel=1e-5)
     assert float(total) == pytest.approx(2.0 * float(expected), rel=1e-5)
     total.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.vae.decoder.parameters())
 
 
-def test_without_posterior_sampling_the_decoder_sees_the_posterior_mean(graded_dataset):
-    data = CropDataset(clips_from_dataset(graded_dataset, "train"), 0.5)
-    batch = collate([data[0], data[1]])
+def test_without_posterior_sampling_the_decoder_sees_the_posterior_mean(two_clips):
+    batch = two_clips
     terms = {"stft": 0.0, "kl": 0.0, "waveform": 1.0, "distill": 0.0, "adversarial": 0.0}
     model = VAETrainingModel(build_vae("tiny"), LossSection(**terms, sample_posterior=False))
     torch.manual_seed(0)
     _, first = model(batch)
     torch.manual_seed(1)  # another seed would draw another sample; the mean does not depend on it
     _, second = model(batch)
-    recon = model.vae.decode(model.vae.encode(batch["audio"]).latent_dist.mean).sample
-    expected = (recon[..., : batch["audio"].shape[-1]] - batch["audio"]).abs().mean()
+    expected = waveform_l1(model.vae, batch["audio"], model.vae.encode(batch["audio"]).latent_dist.mean)
     assert first["waveform"] == second["waveform"] == pytest.approx(float(expected), rel=1e-6)
     sampling = VAETrainingModel(model.vae, LossSection(**terms))
     torch.manual_seed(1)
